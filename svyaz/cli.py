@@ -1,0 +1,40 @@
+"""The `svyaz` console script: one argparse tree, each package adds its own subcommands."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from collections.abc import Sequence
+
+from svyaz.errors import SvyazError
+
+
+def build_parser() -> argparse.ArgumentParser:
+    from svyaz import demo
+    from svyaz.node import cli as node_cli
+    from svyaz.stack import cli as stack_cli
+
+    parser = argparse.ArgumentParser(prog="svyaz", description="Svyaz regional messenger node and tools")
+    commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+    stack_cli.register(commands)
+    node_cli.register(commands)
+    demo.register(commands)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    try:
+        return int(args.handler(args) or 0)
+    except SvyazError as err:
+        print(f"error: {err}", file=sys.stderr)
+        if err.hint:
+            print(f"  fix: {err.hint}", file=sys.stderr)
+        return 1
+    except KeyboardInterrupt:
+        return 130
+
+
+if __name__ == "__main__":
+    sys.exit(main())

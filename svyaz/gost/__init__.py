@@ -1,0 +1,9 @@
+"""GOST cryptography for the whole project, through the system OpenSSL and Debian's GOST provider.
+
+Today: loading the provider into the process's OpenSSL and proving Streebog works (`provider`).
+The crypto issue adds ciphers, signatures and VKO here. May import only the standard library.
+"""
+
+from svyaz.gost.provider import GostUnavailable, load_gost_provider, streebog256, streebog512
+
+__all__ = ["GostUnavailable", "load_gost_provider", "streebog256", "streebog512"]

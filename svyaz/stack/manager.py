@@ -1,0 +1,215 @@
+"""`stack up`, `down` and `status`: start what is missing, wait until healthy, stop what we started."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable, Iterable
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
+from pathlib import Path
+
+from confluent_kafka.admin import NewTopic
+
+from svyaz.errors import SvyazError
+from svyaz.stack import probes, toolchain
+from svyaz.stack.process import ProcessRecord, ProcessTable, is_running, rss_kib, spawn, terminate
+from svyaz.stack.services import FerretDB, KafkaBroker, MirrorMaker, Runtime, Service
+from svyaz.stack.topology import kafka_bootstrap
+
+Progress = Callable[[str], None]
+
+KAFKA_START_TIMEOUT_S = 120.0
+FERRETDB_START_TIMEOUT_S = 30.0
+MIRROR_START_TIMEOUT_S = 120.0
+
+
+@dataclass(frozen=True)
+class ServiceStatus:
+    service: str
+    pid: int | None
+    port: int | None
+    running: bool
+    healthy: bool
+    detail: str
+    rss_kib: int | None
+    log: str
+
+    def as_json(self) -> dict:
+        return self.__dict__.copy()
+
+
+class Stack:
+    def __init__(self, state_dir: Path, progress: Progress = print) -> None:
+        self.state_dir = state_dir
+        self.progress = progress
+        self.table = ProcessTable(state_dir / "processes.json")
+
+    # --- up -------------------------------------------------------------------------------------
+
+    def up(self, regions: tuple[str, ...]) -> None:
+        started = time.monotonic()
+        runtime = self._runtime()
+        brokers = [KafkaBroker(region, self.state_dir, runtime) for region in regions]
+        stores = [FerretDB(region, self.state_dir, runtime) for region in regions]
+        self._start_all([*brokers, *stores], timeouts={KafkaBroker: KAFKA_START_TIMEOUT_S,
+                                                      FerretDB: FERRETDB_START_TIMEOUT_S})
+        active = self._regions_with_running_kafka()
+        for region in active:
+            self._ensure_outbox_topics(region, [peer for peer in active if peer != region])
+        if len(active) >= 2:
+            self._ensure_mirrormaker(MirrorMaker(active, self.state_dir, runtime))
+        else:
+            self.progress("mirrormaker: not needed for a single region")
+        self.progress(f"stack up: {', '.join(regions)} ready in {time.monotonic() - started:.1f}s "
+                      f"(state in {self.state_dir})")
+
+    def _runtime(self) -> Runtime:
+        java = toolchain.require_java()  # cheapest checks first, so a missing tool fails fast
+        lib = toolchain.kafka_lib_dir(self.progress)
+        ferretdb = toolchain.ferretdb_binary(self.progress)
+        toolchain.ensure_debian_packages(self.progress)
+        return Runtime(java=java, kafka_lib=lib, ferretdb=ferretdb,
+                       log4j_config=toolchain.deploy_dir() / "kafka" / "log4j2.xml")
+
+    def _start_all(self, services: list[Service], timeouts: dict[type, float]) -> None:
+        """Start every service that is not running, then wait for all of them at once."""
+        records = self.table.load()
+        to_wait: list[Service] = []
+        for service in services:
+            record = records.get(service.name)
+            if record is not None and is_running(record):
+                self.progress(f"{service.name}: already running (pid {record.pid})")
+                continue
+            self._check_port_free(service)
+            service.prepare()
+            self._spawn(service)
+            to_wait.append(service)
+        with ThreadPoolExecutor(max_workers=max(1, len(to_wait))) as pool:
+            list(pool.map(lambda s: self._wait_healthy(s, timeouts[type(s)]), to_wait))
+
+    def _spawn(self, service: Service) -> ProcessRecord:
+        record = spawn(service.name, service.argv(), log=service.log, cwd=service.home)
+        self.table.put(record)
+        self.progress(f"{service.name}: starting (pid {record.pid}, log {service.log})")
+        return record
+
+    def _check_port_free(self, service: Service) -> None:
+        ports = [service.port] + ([service.controller_port] if isinstance(service, KafkaBroker) else [])
+        for port in ports:
+            if port is not None and probes.port_open(port):
+                raise SvyazError(
+                    f"{service.name}: port {port} is already in use by a process this stack did not start",
+                    hint=f"find it with `ss -ltnp 'sport = :{port}'` and stop it, "
+                         "or `svyaz stack down` if it is left from another checkout's stack",
+                )
+
+    def _wait_healthy(self, service: Service, timeout_s: float) -> None:
+        record = self.table.load()[service.name]
+        began = time.monotonic()
+        detail = "not checked yet"
+        while time.monotonic() - began < timeout_s:
+            if not is_running(record):
+                raise SvyazError(
+                    f"{service.name} exited during start-up:\n    " + "\n    ".join(_tail(service.log, 12)),
+                    hint=f"read the whole log: svyaz stack logs {service.name.replace('/', ' ')}",
+                )
+            healthy, detail = service.health()
+            if healthy:
+                self.progress(f"{service.name}: healthy after {time.monotonic() - began:.1f}s ({detail})")
+                return
+            time.sleep(0.5)
+        raise SvyazError(
+            f"{service.name} did not become healthy within {timeout_s:.0f}s: {detail}",
+            hint=f"read its log: svyaz stack logs {service.name.replace('/', ' ')}",
+        )
+
+    def _regions_with_running_kafka(self) -> tuple[str, ...]:
+        records = self.table.load()
+        return tuple(
+            name.split("/")[0] for name, record in records.items()
+            if name.endswith("/kafka") and is_running(record)
+        )
+
+    def _ensure_outbox_topics(self, region: str, peers: Iterable[str]) -> None:
+        """MirrorMaker 2 starts a flow's task only once its topic exists, so create outboxes up front."""
+        admin = probes.kafka_admin(kafka_bootstrap(region))
+        existing = set(admin.list_topics(timeout=10).topics)
+        wanted = [NewTopic(f"outbox.{peer}", num_partitions=1, replication_factor=1)
+                  for peer in peers if f"outbox.{peer}" not in existing]
+        for topic, future in (admin.create_topics(wanted).items() if wanted else []):
+            try:
+                future.result(timeout=15)
+            except Exception as err:  # noqa: BLE001 - an already-existing topic is fine
+                if "TOPIC_ALREADY_EXISTS" not in str(err):
+                    raise SvyazError(f"{region}/kafka: cannot create {topic}: {err}") from err
+            self.progress(f"{region}/kafka: created topic {topic}")
+
+    def _ensure_mirrormaker(self, mirror: MirrorMaker) -> None:
+        record = self.table.load().get(mirror.name)
+        if record is not None and is_running(record):
+            if not mirror.config_changed():
+                self.progress(f"mirrormaker: already running (pid {record.pid})")
+                return
+            self.progress("mirrormaker: region list changed, restarting")
+            terminate(record)
+        mirror.prepare()
+        self._spawn(mirror)
+        self._wait_healthy(mirror, MIRROR_START_TIMEOUT_S)
+
+    # --- down and status ------------------------------------------------------------------------
+
+    def down(self) -> list[str]:
+        """Stop every daemon this stack recorded, MirrorMaker first, then stores and brokers."""
+        records = self.table.load()
+        order = sorted(records, key=lambda name: (name != "mirrormaker", name.endswith("/kafka"), name))
+        stopped = []
+        for name in order:
+            record = records[name]
+            if is_running(record):
+                self.progress(f"{name}: stopping (pid {record.pid})")
+                terminate(record)
+                stopped.append(name)
+            self.table.remove(name)
+        return stopped
+
+    def status(self) -> list[ServiceStatus]:
+        records = self.table.load()
+        services = self._known_services(records)
+        statuses = []
+        for name, record in sorted(records.items()):
+            running = is_running(record)
+            service = services.get(name)
+            healthy, detail = (service.health() if running and service else (False, "not running"))
+            statuses.append(ServiceStatus(
+                service=name, pid=record.pid if running else None,
+                port=service.port if service else None, running=running, healthy=healthy,
+                detail=detail, rss_kib=rss_kib(record) if running else None, log=record.log,
+            ))
+        return statuses
+
+    def _known_services(self, records: dict[str, ProcessRecord]) -> dict[str, Service]:
+        """Rebuild service objects for health checks; no download happens for `status`."""
+        runtime = Runtime(java="java", kafka_lib=Path(), log4j_config=Path(), ferretdb=Path())
+        regions = tuple(sorted({name.split("/")[0] for name in records if "/" in name}))
+        services: dict[str, Service] = {}
+        for region in regions:
+            for service in (KafkaBroker(region, self.state_dir, runtime), FerretDB(region, self.state_dir, runtime)):
+                services[service.name] = service
+        if "mirrormaker" in records:
+            services["mirrormaker"] = MirrorMaker(self._mirrored_regions(), self.state_dir, runtime)
+        return services
+
+    def _mirrored_regions(self) -> tuple[str, ...]:
+        """The region list the running MirrorMaker 2 was configured with."""
+        config = (self.state_dir / "mirrormaker" / "mm2.properties")
+        for line in config.read_text().splitlines() if config.exists() else []:
+            if line.startswith("clusters ="):
+                return tuple(part.strip() for part in line.split("=", 1)[1].split(","))
+        return ()
+
+
+def _tail(path: Path, lines: int) -> list[str]:
+    try:
+        return path.read_text(errors="replace").splitlines()[-lines:]
+    except FileNotFoundError:
+        return ["(no log written)"]

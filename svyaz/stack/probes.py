@@ -1,0 +1,123 @@
+"""Health probes for the stack's services, each returning (healthy, detail) and never raising."""
+
+from __future__ import annotations
+
+import json
+import logging
+import socket
+import time
+import uuid
+from collections.abc import Iterator
+
+from confluent_kafka import Consumer, KafkaException, Message, TopicPartition
+from confluent_kafka.admin import AdminClient
+from pymongo import MongoClient
+from pymongo.errors import PyMongoError
+
+# librdkafka reports every refused connection on stderr; the probe's result says it once instead.
+_quiet = logging.getLogger("svyaz.stack.librdkafka")
+_quiet.addHandler(logging.NullHandler())
+_quiet.propagate = False
+
+
+def port_open(port: int, host: str = "127.0.0.1", timeout: float = 0.5) -> bool:
+    try:
+        with socket.create_connection((host, port), timeout=timeout):
+            return True
+    except OSError:
+        return False
+
+
+def kafka_admin(bootstrap: str) -> AdminClient:
+    return AdminClient({"bootstrap.servers": bootstrap, "logger": _quiet, "socket.timeout.ms": 3000})
+
+
+def kafka_healthy(bootstrap: str, timeout: float = 3.0) -> tuple[bool, str]:
+    host, port = bootstrap.rsplit(":", 1)
+    if not port_open(int(port), host):
+        return False, f"nothing listens on {bootstrap}"
+    try:
+        metadata = kafka_admin(bootstrap).list_topics(timeout=timeout)
+    except KafkaException as err:
+        return False, f"metadata request failed: {err.args[0].str()}"
+    return bool(metadata.brokers), f"{len(metadata.brokers)} broker(s), {len(metadata.topics)} topic(s)"
+
+
+def mongo_healthy(url: str, timeout: float = 2.0) -> tuple[bool, str]:
+    client: MongoClient = MongoClient(
+        url, serverSelectionTimeoutMS=int(timeout * 1000), connectTimeoutMS=int(timeout * 1000)
+    )
+    try:
+        build = client.admin.command("buildInfo")
+        return True, f"FerretDB {build.get('ferretdbVersion', '?')} (MongoDB {build.get('version', '?')})"
+    except PyMongoError as err:
+        return False, f"no answer: {type(err).__name__}"
+    finally:
+        client.close()
+
+
+def read_to_end(consumer: Consumer, topics: list[str], timeout: float = 5.0) -> Iterator[Message]:
+    """Every record of `topics` from the beginning to the current end, all partitions at once.
+
+    Ends when each partition reached its high watermark as measured at the start, or after
+    `timeout` seconds without a record (compaction and transaction markers leave offset gaps).
+    """
+    described = consumer.list_topics(timeout=timeout).topics
+    ends: dict[tuple[str, int], int] = {}
+    starts = []
+    for topic in topics:
+        meta = described.get(topic)
+        if meta is None or meta.error is not None:
+            continue
+        for partition in meta.partitions:
+            low, high = consumer.get_watermark_offsets(TopicPartition(topic, partition), timeout=timeout)
+            if high > low:
+                ends[(topic, partition)] = high
+                starts.append(TopicPartition(topic, partition, low))
+    if not starts:
+        return
+    consumer.assign(starts)
+    idle_since = time.monotonic()
+    while ends and time.monotonic() - idle_since < timeout:
+        batch = consumer.consume(num_messages=500, timeout=0.2)
+        if batch:
+            idle_since = time.monotonic()
+        for msg in batch:
+            if msg.error() is not None:
+                continue
+            yield msg
+            where = (msg.topic(), msg.partition())
+            if where in ends and msg.offset() + 1 >= ends[where]:
+                del ends[where]
+
+
+def read_compacted(bootstrap: str, topic: str, timeout: float = 5.0) -> dict[str, str]:
+    """Latest value per key of a (compacted) topic, read from the start up to its end."""
+    consumer = Consumer({
+        "bootstrap.servers": bootstrap,
+        "group.id": f"svyaz-probe-{uuid.uuid4()}",
+        "enable.auto.commit": False,
+        "logger": _quiet,
+    })
+    try:
+        return {
+            msg.key().decode(): msg.value().decode() if msg.value() else ""
+            for msg in read_to_end(consumer, [topic], timeout)
+            if msg.key() is not None
+        }
+    finally:
+        consumer.close()
+
+
+def mirror_flow_healthy(target_bootstrap: str, source: str) -> tuple[bool, str]:
+    """Is MirrorMaker 2's source connector for `source -> target` running with a running task?
+
+    MirrorMaker 2 keeps Kafka Connect's status records in `mm2-status.<source>.internal` on the
+    target cluster; reading them is the same check Connect's REST API would make.
+    """
+    statuses = read_compacted(target_bootstrap, f"mm2-status.{source}.internal")
+    states = {key: json.loads(value).get("state") for key, value in statuses.items() if value}
+    connector = states.get("status-connector-MirrorSourceConnector")
+    tasks = [state for key, state in states.items() if key.startswith("status-task-MirrorSourceConnector-")]
+    healthy = connector == "RUNNING" and bool(tasks) and all(state == "RUNNING" for state in tasks)
+    return healthy, f"connector {connector or 'absent'}, tasks {tasks or 'none'}"

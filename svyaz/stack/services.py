@@ -1,0 +1,243 @@
+"""The three kinds of daemon in the stack: what each writes before it starts, how it is started,
+and how its health is judged."""
+
+from __future__ import annotations
+
+import base64
+import subprocess
+import uuid
+from dataclasses import dataclass
+from pathlib import Path
+
+from svyaz.errors import SvyazError
+from svyaz.regions import PORTS
+from svyaz.stack import probes
+from svyaz.stack.topology import kafka_bootstrap, mongo_url
+
+# Three brokers and MirrorMaker 2 share two cores with the tests: small heaps, serial GC.
+JVM_OPTS = ["-Xms64m", "-XX:+UseSerialGC", "-XX:+ExitOnOutOfMemoryError", "-Djava.awt.headless=true"]
+BROKER_HEAP = "-Xmx512m"
+MIRROR_HEAP = "-Xmx384m"
+
+
+@dataclass(frozen=True)
+class Runtime:
+    """Where the fetched tools are: found once per `stack up`."""
+
+    java: str
+    kafka_lib: Path
+    log4j_config: Path
+    ferretdb: Path
+
+
+class Service:
+    """A daemon of the stack. `name` is its key in the process table, e.g. "ru/kafka"."""
+
+    name: str
+    port: int | None
+    home: Path
+
+    def prepare(self) -> None:
+        """Write configuration and initialise storage; idempotent."""
+
+    def argv(self) -> list[str]:
+        raise NotImplementedError
+
+    def health(self) -> tuple[bool, str]:
+        raise NotImplementedError
+
+    @property
+    def log(self) -> Path:
+        return self.home.parent / f"{self.home.name}.log"
+
+
+class KafkaBroker(Service):
+    """Apache Kafka 4 in KRaft combined mode: one broker that is also its own controller."""
+
+    def __init__(self, region: str, state_dir: Path, runtime: Runtime) -> None:
+        self.region = region
+        self.name = f"{region}/kafka"
+        self.port = PORTS[region].kafka
+        self.controller_port = PORTS[region].kafka_controller
+        self.home = state_dir / region / "kafka"
+        self.runtime = runtime
+
+    @property
+    def bootstrap(self) -> str:
+        return kafka_bootstrap(self.region)
+
+    def _properties(self) -> str:
+        data = self.home / "data"
+        return "\n".join([
+            "# Written by `svyaz stack up`; edits are overwritten.",
+            "process.roles=broker,controller",
+            "node.id=1",
+            f"controller.quorum.voters=1@127.0.0.1:{self.controller_port}",
+            f"listeners=PLAINTEXT://127.0.0.1:{self.port},CONTROLLER://127.0.0.1:{self.controller_port}",
+            f"advertised.listeners=PLAINTEXT://127.0.0.1:{self.port}",
+            "controller.listener.names=CONTROLLER",
+            "listener.security.protocol.map=PLAINTEXT:PLAINTEXT,CONTROLLER:PLAINTEXT",
+            f"log.dirs={data}",
+            # One broker: every internal topic has a single replica.
+            "offsets.topic.replication.factor=1",
+            "transaction.state.log.replication.factor=1",
+            "transaction.state.log.min.isr=1",
+            "share.coordinator.state.topic.replication.factor=1",
+            "share.coordinator.state.topic.min.isr=1",
+            "group.initial.rebalance.delay.ms=0",
+            "num.partitions=1",
+            "auto.create.topics.enable=true",
+            "log.retention.hours=168",
+            "",
+        ])
+
+    def prepare(self) -> None:
+        self.home.mkdir(parents=True, exist_ok=True)
+        config = self.home / "server.properties"
+        config.write_text(self._properties())
+        if (self.home / "data" / "meta.properties").exists():
+            return
+        cluster_id_file = self.home / "cluster.id"
+        if not cluster_id_file.exists():
+            # Kafka wants a base64 UUID of 22 characters; uuid4 gives the same 16 random bytes.
+            cluster_id_file.write_text(base64.urlsafe_b64encode(uuid.uuid4().bytes).decode().rstrip("="))
+        result = subprocess.run(
+            [self.runtime.java, "-Xmx256m", *JVM_OPTS, "-cp", f"{self.runtime.kafka_lib}/*",
+             f"-Dlog4j2.configurationFile={self.runtime.log4j_config}",
+             "kafka.tools.StorageTool", "format", "-t", cluster_id_file.read_text().strip(),
+             "-c", str(config)],
+            capture_output=True, text=True,
+        )
+        if result.returncode != 0:
+            raise SvyazError(
+                f"{self.name}: formatting the storage failed: {(result.stdout + result.stderr).strip()[-800:]}",
+                hint=f"remove {self.home} to start this region's Kafka from scratch",
+            )
+
+    def argv(self) -> list[str]:
+        return [
+            self.runtime.java, BROKER_HEAP, *JVM_OPTS, "-cp", f"{self.runtime.kafka_lib}/*",
+            f"-Dlog4j2.configurationFile={self.runtime.log4j_config}",
+            "kafka.Kafka", str(self.home / "server.properties"),
+        ]
+
+    def health(self) -> tuple[bool, str]:
+        return probes.kafka_healthy(self.bootstrap)
+
+
+class FerretDB(Service):
+    """FerretDB 1.24 speaking the MongoDB wire protocol, with the SQLite backend (docs/adr/0002)."""
+
+    def __init__(self, region: str, state_dir: Path, runtime: Runtime) -> None:
+        self.region = region
+        self.name = f"{region}/ferretdb"
+        self.port = PORTS[region].ferretdb
+        self.home = state_dir / region / "ferretdb"
+        self.runtime = runtime
+
+    def prepare(self) -> None:
+        (self.home / "data").mkdir(parents=True, exist_ok=True)
+
+    def argv(self) -> list[str]:
+        return [
+            str(self.runtime.ferretdb),
+            "--handler=sqlite",
+            f"--sqlite-url=file:{self.home / 'data'}/",
+            f"--state-dir={self.home}",
+            f"--listen-addr=127.0.0.1:{self.port}",
+            # FerretDB's metrics/debug HTTP port sits next to its wire port.
+            f"--debug-addr=127.0.0.1:{self.port + 1}",
+            "--telemetry=disable",
+            "--log-level=WARN",
+        ]
+
+    def health(self) -> tuple[bool, str]:
+        return probes.mongo_healthy(mongo_url(self.region))
+
+
+class MirrorMaker(Service):
+    """One MirrorMaker 2 process in dedicated mode carrying `outbox.<peer>` from each region to that peer.
+
+    The allow-list is the whole point: each flow `a->b` replicates the topic `outbox.b` and nothing
+    else, arriving in b's cluster as `a.outbox.b`. Heartbeats and checkpoints are turned off so that
+    no other topic crosses a border either.
+    """
+
+    name = "mirrormaker"
+    port = None
+
+    def __init__(self, regions: tuple[str, ...], state_dir: Path, runtime: Runtime) -> None:
+        self.regions = regions
+        self.home = state_dir / "mirrormaker"
+        self.runtime = runtime
+
+    @property
+    def flows(self) -> list[tuple[str, str]]:
+        return [(a, b) for a in self.regions for b in self.regions if a != b]
+
+    def properties(self) -> str:
+        lines = [
+            "# Written by `svyaz stack up` from the region list; edits are overwritten.",
+            f"clusters = {', '.join(self.regions)}",
+        ]
+        for region in self.regions:
+            lines += [
+                f"{region}.bootstrap.servers = {kafka_bootstrap(region)}",
+                # Latency over batching: a federated message should cross in well under a second.
+                f"{region}.consumer.fetch.max.wait.ms = 50",
+                f"{region}.producer.linger.ms = 0",
+            ]
+        for source, target in self.flows:
+            lines += [
+                f"{source}->{target}.enabled = true",
+                f"{source}->{target}.topics = outbox\\.{target}",
+            ]
+        lines += [
+            "tasks.max = 1",
+            # Without this each of the six herders scans the whole classpath for plugins (~5 s each).
+            "plugin.discovery = service_load",
+            "replication.factor = 1",
+            "checkpoints.topic.replication.factor = 1",
+            "heartbeats.topic.replication.factor = 1",
+            "offset-syncs.topic.replication.factor = 1",
+            "offset.storage.replication.factor = 1",
+            "status.storage.replication.factor = 1",
+            "config.storage.replication.factor = 1",
+            "emit.heartbeats.enabled = false",
+            "emit.checkpoints.enabled = false",
+            "sync.group.offsets.enabled = false",
+            "sync.topic.acls.enabled = false",
+            "refresh.topics.interval.seconds = 10",
+            "",
+        ]
+        return "\n".join(lines)
+
+    @property
+    def config_path(self) -> Path:
+        return self.home / "mm2.properties"
+
+    def config_changed(self) -> bool:
+        try:
+            return self.config_path.read_text() != self.properties()
+        except FileNotFoundError:
+            return True
+
+    def prepare(self) -> None:
+        self.home.mkdir(parents=True, exist_ok=True)
+        self.config_path.write_text(self.properties())
+
+    def argv(self) -> list[str]:
+        return [
+            self.runtime.java, MIRROR_HEAP, *JVM_OPTS, "-cp", f"{self.runtime.kafka_lib}/*",
+            f"-Dlog4j2.configurationFile={self.runtime.log4j_config}",
+            "org.apache.kafka.connect.mirror.MirrorMaker", str(self.config_path),
+        ]
+
+    def health(self) -> tuple[bool, str]:
+        details = []
+        all_healthy = True
+        for source, target in self.flows:
+            healthy, detail = probes.mirror_flow_healthy(kafka_bootstrap(target), source)
+            all_healthy &= healthy
+            details.append(f"{source}->{target}: {detail}")
+        return all_healthy, "; ".join(details)
