@@ -179,6 +179,9 @@ class MirrorMaker(Service):
         lines = [
             "# Written by `svyaz stack up` from the region list; edits are overwritten.",
             f"clusters = {', '.join(self.regions)}",
+            # Plugin discovery by ServiceLoader manifests instead of a classpath scan (~5 s per
+            # scan): once here for the process, and per cluster below for each herder's worker.
+            "plugin.discovery = service_load",
         ]
         for region in self.regions:
             lines += [
@@ -186,6 +189,7 @@ class MirrorMaker(Service):
                 # Latency over batching: a federated message should cross in well under a second.
                 f"{region}.consumer.fetch.max.wait.ms = 50",
                 f"{region}.producer.linger.ms = 0",
+                f"{region}.plugin.discovery = service_load",
             ]
         for source, target in self.flows:
             lines += [
@@ -194,8 +198,6 @@ class MirrorMaker(Service):
             ]
         lines += [
             "tasks.max = 1",
-            # Without this each of the six herders scans the whole classpath for plugins (~5 s each).
-            "plugin.discovery = service_load",
             "replication.factor = 1",
             "checkpoints.topic.replication.factor = 1",
             "heartbeats.topic.replication.factor = 1",
