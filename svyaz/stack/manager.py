@@ -18,10 +18,6 @@ from svyaz.stack.topology import kafka_bootstrap
 
 Progress = Callable[[str], None]
 
-KAFKA_START_TIMEOUT_S = 120.0
-FERRETDB_START_TIMEOUT_S = 30.0
-MIRROR_START_TIMEOUT_S = 120.0
-
 
 @dataclass(frozen=True)
 class ServiceStatus:
@@ -51,8 +47,7 @@ class Stack:
         runtime = self._runtime()
         brokers = [KafkaBroker(region, self.state_dir, runtime) for region in regions]
         stores = [FerretDB(region, self.state_dir, runtime) for region in regions]
-        self._start_all([*brokers, *stores], timeouts={KafkaBroker: KAFKA_START_TIMEOUT_S,
-                                                      FerretDB: FERRETDB_START_TIMEOUT_S})
+        self.start_services([*brokers, *stores])
         active = self._regions_with_running_kafka()
         for region in active:
             self._ensure_outbox_topics(region, [peer for peer in active if peer != region])
@@ -71,7 +66,7 @@ class Stack:
         return Runtime(java=java, kafka_lib=lib, ferretdb=ferretdb,
                        log4j_config=toolchain.deploy_dir() / "kafka" / "log4j2.xml")
 
-    def _start_all(self, services: list[Service], timeouts: dict[type, float]) -> None:
+    def start_services(self, services: list[Service]) -> None:
         """Start every service that is not running, then wait for all of them at once."""
         records = self.table.load()
         to_wait: list[Service] = []
@@ -85,7 +80,7 @@ class Stack:
             self._spawn(service)
             to_wait.append(service)
         with ThreadPoolExecutor(max_workers=max(1, len(to_wait))) as pool:
-            list(pool.map(lambda s: self._wait_healthy(s, timeouts[type(s)]), to_wait))
+            list(pool.map(self._wait_healthy, to_wait))
 
     def _spawn(self, service: Service) -> ProcessRecord:
         record = spawn(service.name, service.argv(), log=service.log, cwd=service.home)
@@ -103,8 +98,9 @@ class Stack:
                          "or `svyaz stack down` if it is left from another checkout's stack",
                 )
 
-    def _wait_healthy(self, service: Service, timeout_s: float) -> None:
+    def _wait_healthy(self, service: Service) -> None:
         record = self.table.load()[service.name]
+        timeout_s = service.start_timeout_s
         began = time.monotonic()
         detail = "not checked yet"
         while time.monotonic() - began < timeout_s:
@@ -154,7 +150,7 @@ class Stack:
             terminate(record)
         mirror.prepare()
         self._spawn(mirror)
-        self._wait_healthy(mirror, MIRROR_START_TIMEOUT_S)
+        self._wait_healthy(mirror)
 
     # --- down and status ------------------------------------------------------------------------
 

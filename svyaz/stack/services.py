@@ -36,6 +36,7 @@ class Service:
     name: str
     port: int | None
     home: Path
+    start_timeout_s: float = 30.0
 
     def prepare(self) -> None:
         """Write configuration and initialise storage; idempotent."""
@@ -53,6 +54,8 @@ class Service:
 
 class KafkaBroker(Service):
     """Apache Kafka 4 in KRaft combined mode: one broker that is also its own controller."""
+
+    start_timeout_s = 120.0  # three JVMs starting at once on two cores
 
     def __init__(self, region: str, state_dir: Path, runtime: Runtime) -> None:
         self.region = region
@@ -165,6 +168,7 @@ class MirrorMaker(Service):
 
     name = "mirrormaker"
     port = None
+    start_timeout_s = 180.0
 
     def __init__(self, regions: tuple[str, ...], state_dir: Path, runtime: Runtime) -> None:
         self.regions = regions
