@@ -44,7 +44,7 @@ class Stack:
 
     def up(self, regions: tuple[str, ...]) -> None:
         started = time.monotonic()
-        runtime = self._runtime()
+        runtime = resolve_runtime(self.progress)
         brokers = [KafkaBroker(region, self.state_dir, runtime) for region in regions]
         stores = [FerretDB(region, self.state_dir, runtime) for region in regions]
         self.start_services([*brokers, *stores])
@@ -57,14 +57,6 @@ class Stack:
             self.progress("mirrormaker: not needed for a single region")
         self.progress(f"stack up: {', '.join(regions)} ready in {time.monotonic() - started:.1f}s "
                       f"(state in {self.state_dir})")
-
-    def _runtime(self) -> Runtime:
-        java = toolchain.require_java()  # cheapest checks first, so a missing tool fails fast
-        lib = toolchain.kafka_lib_dir(self.progress)
-        ferretdb = toolchain.ferretdb_binary(self.progress)
-        toolchain.ensure_debian_packages(self.progress)
-        return Runtime(java=java, kafka_lib=lib, ferretdb=ferretdb,
-                       log4j_config=toolchain.deploy_dir() / "kafka" / "log4j2.xml")
 
     def start_services(self, services: list[Service]) -> None:
         """Start every service that is not running, then wait for all of them at once."""
@@ -202,6 +194,16 @@ class Stack:
             if line.startswith("clusters ="):
                 return tuple(part.strip() for part in line.split("=", 1)[1].split(","))
         return ()
+
+
+def resolve_runtime(progress: Progress) -> Runtime:
+    """Find or fetch everything the daemons run with (cached after the first time)."""
+    java = toolchain.require_java()  # cheapest checks first, so a missing tool fails fast
+    lib = toolchain.kafka_lib_dir(progress)
+    ferretdb = toolchain.ferretdb_binary(progress)
+    toolchain.ensure_debian_packages(progress)
+    return Runtime(java=java, kafka_lib=lib, ferretdb=ferretdb,
+                   log4j_config=toolchain.deploy_dir() / "kafka" / "log4j2.xml")
 
 
 def _tail(path: Path, lines: int) -> list[str]:

@@ -12,7 +12,7 @@ from pathlib import Path
 from svyaz.errors import SvyazError
 from svyaz.regions import PORTS
 from svyaz.stack import probes
-from svyaz.stack.topology import kafka_bootstrap, mongo_url
+from svyaz.stack.topology import kafka_bootstrap
 
 # Three brokers and MirrorMaker 2 share two cores with the tests: small heaps, serial GC.
 JVM_OPTS = ["-Xms64m", "-XX:+UseSerialGC", "-XX:+ExitOnOutOfMemoryError", "-Djava.awt.headless=true"]
@@ -57,17 +57,19 @@ class KafkaBroker(Service):
 
     start_timeout_s = 120.0  # three JVMs starting at once on two cores
 
-    def __init__(self, region: str, state_dir: Path, runtime: Runtime) -> None:
+    def __init__(self, region: str, state_dir: Path, runtime: Runtime, *,
+                 port: int | None = None, controller_port: int | None = None) -> None:
+        """Ports default to the region's; tests pass others to run a private broker."""
         self.region = region
         self.name = f"{region}/kafka"
-        self.port = PORTS[region].kafka
-        self.controller_port = PORTS[region].kafka_controller
+        self.port = port or PORTS[region].kafka
+        self.controller_port = controller_port or PORTS[region].kafka_controller
         self.home = state_dir / region / "kafka"
         self.runtime = runtime
 
     @property
     def bootstrap(self) -> str:
-        return kafka_bootstrap(self.region)
+        return f"127.0.0.1:{self.port}"
 
     def _properties(self) -> str:
         data = self.home / "data"
@@ -131,10 +133,11 @@ class KafkaBroker(Service):
 class FerretDB(Service):
     """FerretDB 1.24 speaking the MongoDB wire protocol, with the SQLite backend (docs/adr/0002)."""
 
-    def __init__(self, region: str, state_dir: Path, runtime: Runtime) -> None:
+    def __init__(self, region: str, state_dir: Path, runtime: Runtime, *, port: int | None = None) -> None:
+        """The port defaults to the region's; tests pass another to run a private server."""
         self.region = region
         self.name = f"{region}/ferretdb"
-        self.port = PORTS[region].ferretdb
+        self.port = port or PORTS[region].ferretdb
         self.home = state_dir / region / "ferretdb"
         self.runtime = runtime
 
@@ -155,7 +158,11 @@ class FerretDB(Service):
         ]
 
     def health(self) -> tuple[bool, str]:
-        return probes.mongo_healthy(mongo_url(self.region))
+        return probes.mongo_healthy(self.url)
+
+    @property
+    def url(self) -> str:
+        return f"mongodb://127.0.0.1:{self.port}/"
 
 
 class MirrorMaker(Service):
