@@ -85,6 +85,14 @@ def terminate(record: ProcessRecord, *, grace_s: float = 20.0) -> None:
         time.sleep(0.05)
 
 
+def kill(record: ProcessRecord) -> None:
+    """SIGKILL the daemon's process group at once, as a crash would (fault-injection tests)."""
+    if is_running(record):
+        _signal_group(record.pid, signal.SIGKILL)
+        while is_running(record):
+            time.sleep(0.05)
+
+
 def _signal_group(pid: int, sig: signal.Signals) -> None:
     try:
         os.killpg(pid, sig)  # started with start_new_session, so pgid == pid

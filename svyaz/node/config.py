@@ -1,0 +1,318 @@
+"""The node's configuration: one frozen dataclass per section, checked once at start-up.
+
+Layers, later ones winning: defaults for the region ← TOML file ← environment variables
+`SVYAZ_<SECTION>__<KEY>` ← command-line flags. Every value goes through its section field's parser;
+a bad one raises ConfigError naming the key, the value and the layer it came from, e.g.
+`http.port: expected an integer 0-65535, got 'abc' (from SVYAZ_HTTP__PORT)`.
+"""
+
+from __future__ import annotations
+
+import math
+import os
+import re
+import socket
+import tomllib
+from collections.abc import Callable, Iterator, Mapping, Sequence
+from dataclasses import dataclass, field, fields
+from pathlib import Path
+from typing import Any
+
+from svyaz.node.errors import ConfigError
+from svyaz.node.redact import redact_secrets
+from svyaz.regions import KNOWN_REGIONS, PORTS
+
+ENV_PREFIX = "SVYAZ_"
+LOG_LEVELS = ("DEBUG", "INFO", "WARNING", "ERROR")
+LOG_FORMATS = ("json", "text")
+
+Parser = Callable[[object], Any]
+
+
+class _Invalid(Exception):
+    """Raised by a parser with what it expected; the loader adds the key, value and source."""
+
+    def __init__(self, expected: str) -> None:
+        super().__init__(expected)
+        self.expected = expected
+
+
+def _setting(parse: Parser) -> Any:
+    """A dataclass field that knows how to parse and check its raw value."""
+    return field(metadata={"parse": parse})
+
+
+def _to_int(value: object) -> int | None:
+    # bool is an int subclass: `port = true` in TOML must not pass as 1.
+    if isinstance(value, int) and not isinstance(value, bool):
+        return value
+    if isinstance(value, str) and re.fullmatch(r"\s*[+-]?\d+\s*", value):
+        return int(value)
+    return None
+
+
+def _to_float(value: object) -> float | None:
+    if isinstance(value, (int, float)) and not isinstance(value, bool):
+        return float(value)
+    if isinstance(value, str):
+        try:
+            return float(value)
+        except ValueError:
+            return None
+    return None
+
+
+def _integer(expected: str, low: int, high: int) -> Parser:
+    def parse(value: object) -> int:
+        number = _to_int(value)
+        if number is None or not low <= number <= high:
+            raise _Invalid(expected)
+        return number
+
+    return parse
+
+
+def _seconds(value: object) -> float:
+    number = _to_float(value)
+    if number is None or not math.isfinite(number) or number <= 0:
+        raise _Invalid("a positive number of seconds")
+    return number
+
+
+def _text(expected: str, pattern: str) -> Parser:
+    compiled = re.compile(pattern)
+
+    def parse(value: object) -> str:
+        if not isinstance(value, str) or not compiled.fullmatch(value):
+            raise _Invalid(expected)
+        return value
+
+    return parse
+
+
+def _choice(choices: Sequence[str], *, fold: Callable[[str], str]) -> Parser:
+    def parse(value: object) -> str:
+        if not isinstance(value, str) or fold(value) not in choices:
+            raise _Invalid("one of " + ", ".join(choices))
+        return fold(value)
+
+    return parse
+
+
+_PORT = _integer("an integer 0-65535", 0, 65535)
+_COUNT = _integer("a positive integer", 1, 2**31 - 1)
+_HOST = _text("a host name or IP address", r"[^\s/]+")
+_MONGO_URL = _text("a mongodb:// or mongodb+srv:// URL", r"mongodb(\+srv)?://\S+")
+_BOOTSTRAP = _text("host:port[,host:port...]", r"[^\s,]+:\d+(,[^\s,]+:\d+)*")
+_NODE_ID = _text("1-64 letters, digits, '.', '_' or '-'", r"[A-Za-z0-9._-]{1,64}")
+# Bulkhead suffixes such as `_private` are appended to it, and FerretDB allows 63 characters in all.
+_DATABASE_PREFIX = _text("1-40 letters, digits or '_'", r"[A-Za-z0-9_]{1,40}")
+_TOPIC_PREFIX = _text("up to 100 letters, digits, '.', '_' or '-'", r"[A-Za-z0-9._-]{0,100}")
+_LOG_LEVEL = _choice(LOG_LEVELS, fold=str.upper)
+_LOG_FORMAT = _choice(LOG_FORMATS, fold=str.lower)
+
+
+@dataclass(frozen=True)
+class NodeSection:
+    id: str = _setting(_NODE_ID)
+    shutdown_grace_s: float = _setting(_seconds)
+
+
+@dataclass(frozen=True)
+class GatewayConfig:
+    host: str = _setting(_HOST)
+    port: int = _setting(_PORT)
+    max_frame_bytes: int = _setting(_COUNT)
+    max_connections: int = _setting(_COUNT)
+    handshake_timeout_s: float = _setting(_seconds)
+
+
+@dataclass(frozen=True)
+class HttpConfig:
+    host: str = _setting(_HOST)
+    port: int = _setting(_PORT)
+    request_timeout_s: float = _setting(_seconds)
+
+
+@dataclass(frozen=True)
+class StoreConfig:
+    url: str = _setting(_MONGO_URL)
+    database_prefix: str = _setting(_DATABASE_PREFIX)
+    timeout_s: float = _setting(_seconds)
+    max_threads: int = _setting(_COUNT)
+
+
+@dataclass(frozen=True)
+class KafkaConfig:
+    bootstrap_servers: str = _setting(_BOOTSTRAP)
+    topic_prefix: str = _setting(_TOPIC_PREFIX)
+    timeout_s: float = _setting(_seconds)
+
+
+@dataclass(frozen=True)
+class HealthConfig:
+    probe_interval_s: float = _setting(_seconds)
+    probe_timeout_s: float = _setting(_seconds)
+
+
+@dataclass(frozen=True)
+class LogConfig:
+    level: str = _setting(_LOG_LEVEL)
+    format: str = _setting(_LOG_FORMAT)
+
+
+@dataclass(frozen=True)
+class NodeConfig:
+    region: str
+    node: NodeSection
+    gateway: GatewayConfig
+    http: HttpConfig
+    store: StoreConfig
+    kafka: KafkaConfig
+    health: HealthConfig
+    log: LogConfig
+
+
+SECTIONS: dict[str, type] = {
+    "node": NodeSection,
+    "gateway": GatewayConfig,
+    "http": HttpConfig,
+    "store": StoreConfig,
+    "kafka": KafkaConfig,
+    "health": HealthConfig,
+    "log": LogConfig,
+}
+
+
+@dataclass(frozen=True)
+class Override:
+    """One value from the command line. `key` is "section.name"; `source` names the flag for errors."""
+
+    key: str
+    value: object
+    source: str
+
+
+@dataclass(frozen=True)
+class _Raw:
+    value: object
+    source: str
+
+
+def default_settings(region: str) -> dict[str, dict[str, object]]:
+    """Raw defaults for `region`: loopback addresses and the development ports from svyaz.regions."""
+    ports = PORTS[region]
+    return {
+        # hostname plus pid: unique among the node processes of one machine, readable in `ps`.
+        "node": {"id": f"{region}-{socket.gethostname()}-{os.getpid()}", "shutdown_grace_s": 10.0},
+        "gateway": {
+            "host": "127.0.0.1",
+            "port": ports.gateway,
+            "max_frame_bytes": 64 * 1024,
+            "max_connections": 10_000,
+            "handshake_timeout_s": 10.0,
+        },
+        "http": {"host": "127.0.0.1", "port": ports.http, "request_timeout_s": 10.0},
+        "store": {
+            "url": f"mongodb://127.0.0.1:{ports.ferretdb}/",
+            "database_prefix": f"svyaz_{region}",
+            "timeout_s": 2.0,
+            "max_threads": 8,
+        },
+        "kafka": {"bootstrap_servers": f"127.0.0.1:{ports.kafka}", "topic_prefix": "", "timeout_s": 2.0},
+        # The probe timeout is above the drivers' own timeouts, so a failing probe reports the
+        # driver's reason ("connection refused") rather than just "no answer".
+        "health": {"probe_interval_s": 2.0, "probe_timeout_s": 3.0},
+        "log": {"level": "INFO", "format": "json"},
+    }
+
+
+def load_config(
+    region: str,
+    *,
+    path: Path | None = None,
+    environ: Mapping[str, str],
+    overrides: Sequence[Override] = (),
+) -> NodeConfig:
+    """Merge the layers for `region` and check every value; raises ConfigError naming the bad key."""
+    if region not in KNOWN_REGIONS:
+        raise ConfigError(f"region: unknown region {region!r}", hint="use one of " + ", ".join(KNOWN_REGIONS))
+    settings = {
+        section: {key: _Raw(value, "default") for key, value in values.items()}
+        for section, values in default_settings(region).items()
+    }
+    layers: list[Iterator[tuple[str, str, _Raw]]] = []
+    if path is not None:
+        layers.append(_file_settings(path))
+    layers.append(_environment_settings(environ))
+    layers.append(_override_settings(overrides))
+    for layer in layers:
+        for section, key, raw in layer:
+            _check_known(section, key, raw.source)
+            settings[section][key] = raw
+    return NodeConfig(
+        region=region,
+        **{name: _build_section(name, cls, settings[name]) for name, cls in SECTIONS.items()},
+    )
+
+
+def _file_settings(path: Path) -> Iterator[tuple[str, str, _Raw]]:
+    source = f"config file {path}"
+    try:
+        with path.open("rb") as file:
+            document = tomllib.load(file)
+    except FileNotFoundError:
+        raise ConfigError(f"{source}: not found", hint="check the --config path") from None
+    except OSError as err:
+        raise ConfigError(f"{source}: cannot be read ({err.strerror})") from err
+    except tomllib.TOMLDecodeError as err:
+        raise ConfigError(f"{source}: not valid TOML ({err})") from err
+    for section, table in document.items():
+        _check_known(section, None, source)
+        if not isinstance(table, dict):
+            raise ConfigError(f"{section}: expected a table [{section}], got {table!r} (from {source})")
+        for key, value in table.items():
+            yield section, key, _Raw(value, source)
+
+
+def _environment_settings(environ: Mapping[str, str]) -> Iterator[tuple[str, str, _Raw]]:
+    for name, value in sorted(environ.items()):
+        if not name.startswith(ENV_PREFIX) or "__" not in name:
+            continue
+        section, _, key = name.removeprefix(ENV_PREFIX).partition("__")
+        # Other tools share the SVYAZ_ prefix (SVYAZ_STATE_DIR, ...): only the node's sections are ours.
+        if section.lower() in SECTIONS:
+            yield section.lower(), key.lower(), _Raw(value, name)
+
+
+def _override_settings(overrides: Sequence[Override]) -> Iterator[tuple[str, str, _Raw]]:
+    for override in overrides:
+        section, _, key = override.key.partition(".")
+        yield section, key, _Raw(override.value, override.source)
+
+
+def _check_known(section: str, key: str | None, source: str) -> None:
+    if section not in SECTIONS:
+        raise ConfigError(
+            f"{section}: unknown section (from {source})", hint="known sections: " + ", ".join(SECTIONS)
+        )
+    known = [f.name for f in fields(SECTIONS[section])]
+    if key is not None and key not in known:
+        raise ConfigError(
+            f"{section}.{key}: unknown key (from {source})",
+            hint=f"known keys in [{section}]: " + ", ".join(known),
+        )
+
+
+def _build_section(name: str, cls: type, raws: Mapping[str, _Raw]) -> Any:
+    values = {}
+    for spec in fields(cls):
+        raw = raws[spec.name]
+        try:
+            values[spec.name] = spec.metadata["parse"](raw.value)
+        except _Invalid as invalid:
+            shown = redact_secrets(repr(raw.value))
+            raise ConfigError(
+                f"{name}.{spec.name}: expected {invalid.expected}, got {shown} (from {raw.source})"
+            ) from None
+    return cls(**values)

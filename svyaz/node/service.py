@@ -1,0 +1,111 @@
+"""The node's service tree: GOST check, dependency probes, health monitor, HTTP side port, gateway.
+
+`run` owns the one nursery they all live in. It reports the bound ports through `task_status`
+once everything listens, then waits for SIGINT or SIGTERM and shuts down gracefully: the gateway
+stops accepting and closes its connections with 1001, and whatever is left when
+`node.shutdown_grace_s` runs out is cancelled.
+"""
+
+from __future__ import annotations
+
+import logging
+import signal
+from collections.abc import AsyncIterator
+from dataclasses import dataclass
+
+import trio
+from prometheus_client import CollectorRegistry
+
+from svyaz.errors import SvyazError
+from svyaz.gost import load_gost_provider
+from svyaz.node.config import NodeConfig
+from svyaz.node.events import KafkaEventBusProbe
+from svyaz.node.gateway import Gateway
+from svyaz.node.health import HealthMonitor
+from svyaz.node.http import HttpSidePort, SideRoutes
+from svyaz.node.metrics import create_metrics
+from svyaz.node.store import open_store_probe
+
+logger = logging.getLogger("svyaz.node")
+
+
+@dataclass(frozen=True)
+class BoundPorts:
+    gateway: int
+    http: int
+
+
+async def run(
+    config: NodeConfig, *, task_status: trio.TaskStatus[BoundPorts] = trio.TASK_STATUS_IGNORED
+) -> None:
+    """Run the node until SIGINT or SIGTERM, then shut down within the grace period and return.
+
+    Raises GostUnavailable before anything starts when the GOST provider cannot be loaded, and a
+    single SvyazError (not an exception group) when a service fails the same way, e.g. a port in use.
+    """
+    load_gost_provider()
+    logger.info(
+        "node starting",
+        extra={
+            "node": config.node.id,
+            "store_url": config.store.url,
+            "kafka": config.kafka.bootstrap_servers,
+        },
+    )
+    # Opened first so a signal during start-up is kept and acted on once the node is up.
+    with trio.open_signal_receiver(signal.SIGINT, signal.SIGTERM) as signals:
+        try:
+            await _serve(config, signals, task_status)
+        except BaseExceptionGroup as group:
+            error = _sole_svyaz_error(group)
+            if error is None:
+                raise
+            raise error from error.__cause__  # keeps e.g. the OSError behind "port in use"
+    logger.info("node stopped")
+
+
+async def _serve(
+    config: NodeConfig, signals: AsyncIterator[int], task_status: trio.TaskStatus[BoundPorts]
+) -> None:
+    metrics = create_metrics(CollectorRegistry())
+    async with open_store_probe(config.store) as store:
+        kafka = KafkaEventBusProbe(config.kafka, client_id=config.node.id)
+        health = HealthMonitor({"store": store, "kafka": kafka}, config.health, metrics)
+        side_port = HttpSidePort(config.http, SideRoutes(lambda: health.readiness, metrics.registry), metrics)
+        gateway = Gateway(config.gateway, region=config.region, node_id=config.node.id, metrics=metrics)
+        async with trio.open_nursery() as nursery:
+            await nursery.start(health.run)
+            http_port = await nursery.start(side_port.run)
+            gateway_port = await nursery.start(gateway.run)
+            ports = BoundPorts(gateway=gateway_port, http=http_port)
+            logger.info(
+                "node ready",
+                extra={"node": config.node.id, "gateway_port": gateway_port, "http_port": http_port},
+            )
+            task_status.started(ports)
+            async for signum in signals:
+                logger.info(
+                    "shutting down",
+                    extra={"signal": signal.Signals(signum).name, "grace_s": config.node.shutdown_grace_s},
+                )
+                break
+            with trio.move_on_after(config.node.shutdown_grace_s) as grace:
+                await gateway.drain()
+            if grace.cancelled_caught:
+                logger.warning("grace period over; cancelling what is left")
+            nursery.cancel_scope.cancel()
+
+
+def _sole_svyaz_error(group: BaseExceptionGroup) -> SvyazError | None:
+    """The SvyazError inside `group` if it is the group's only leaf, so the CLI can print it plainly."""
+    leaves: list[BaseException] = []
+    pending: list[BaseException] = [group]
+    while pending:
+        current = pending.pop()
+        if isinstance(current, BaseExceptionGroup):
+            pending.extend(current.exceptions)
+        else:
+            leaves.append(current)
+    if len(leaves) == 1 and isinstance(leaves[0], SvyazError):
+        return leaves[0]
+    return None

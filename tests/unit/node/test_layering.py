@@ -1,0 +1,41 @@
+"""The import rules that svyaz/node/__init__.py states, checked on the source so they stay true."""
+
+from __future__ import annotations
+
+import ast
+from pathlib import Path
+
+import pytest
+
+import svyaz.node
+
+NODE_DIR = Path(svyaz.node.__file__).parent
+ALLOWED_SVYAZ = ("svyaz.errors", "svyaz.regions", "svyaz.gost", "svyaz.node")
+DRIVERS = ("trio", "trio_websocket", "h11", "pymongo", "bson", "confluent_kafka", "prometheus_client")
+PURE_MODULES = ("config", "errors", "frames", "readiness", "redact")
+
+
+def imported_modules(path: Path) -> set[str]:
+    names = set()
+    for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
+        if isinstance(node, ast.Import):
+            names.update(alias.name for alias in node.names)
+        elif isinstance(node, ast.ImportFrom) and node.module and node.level == 0:
+            names.add(node.module)
+    return names
+
+
+def within(name: str, packages: tuple[str, ...]) -> bool:
+    return any(name == package or name.startswith(package + ".") for package in packages)
+
+
+@pytest.mark.parametrize("path", sorted(NODE_DIR.glob("*.py")), ids=lambda path: path.name)
+def test_node_imports_only_the_svyaz_packages_it_may(path):
+    svyaz_imports = {name for name in imported_modules(path) if within(name, ("svyaz",))}
+    assert all(within(name, ALLOWED_SVYAZ) for name in svyaz_imports), svyaz_imports
+
+
+@pytest.mark.parametrize("module", PURE_MODULES)
+def test_pure_modules_import_no_io_library(module):
+    imports = imported_modules(NODE_DIR / f"{module}.py")
+    assert not {name for name in imports if within(name, DRIVERS)}
