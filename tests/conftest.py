@@ -6,8 +6,23 @@ import uuid
 
 import pytest
 
+from svyaz.stack.manager import Stack
+from svyaz.stack.topology import default_state_dir
+
 
 @pytest.fixture
 def test_id() -> str:
     """A short unique token for database names and topic prefixes, e.g. `t3f9a1c2b`."""
     return "t" + uuid.uuid4().hex[:8]
+
+
+def pytest_report_header(config) -> list[str]:
+    """Show, at the top of a run with integration tests, which real services they talk to."""
+    if config.args and all("tests/unit" in str(arg) for arg in config.args):
+        return []  # unit tests do no I/O, not even this
+    lines = ["integration stack (state dir %s):" % default_state_dir()]
+    statuses = Stack(default_state_dir(), progress=lambda _: None).status()
+    for status in statuses:
+        lines.append(f"  {status.service:<13} port {status.port or '-':>5}  "
+                     f"{'healthy' if status.healthy else 'NOT healthy'}: {status.detail}")
+    return lines if statuses else lines + ["  not running yet: the `stack` fixture starts it"]

@@ -38,12 +38,3 @@ def stack() -> StackEndpoints:
     Stack(default_state_dir(), progress=lambda line: print(f"[stack] {line}", flush=True)).up(REGIONS)
     return StackEndpoints(REGIONS)
 
-
-def pytest_report_header(config) -> list[str]:
-    """Show, at the top of every run, which real services the integration tests talk to."""
-    lines = ["integration stack (state dir %s):" % default_state_dir()]
-    statuses = Stack(default_state_dir(), progress=lambda _: None).status()
-    for status in statuses:
-        lines.append(f"  {status.service:<13} port {status.port or '-':>5}  "
-                     f"{'healthy' if status.healthy else 'NOT healthy'}: {status.detail}")
-    return lines if statuses else lines + ["  not running yet: the `stack` fixture starts it"]
