@@ -115,7 +115,10 @@ def mirror_flow_healthy(target_bootstrap: str, source: str) -> tuple[bool, str]:
     MirrorMaker 2 keeps Kafka Connect's status records in `mm2-status.<source>.internal` on the
     target cluster; reading them is the same check Connect's REST API would make.
     """
-    statuses = read_compacted(target_bootstrap, f"mm2-status.{source}.internal")
+    try:
+        statuses = read_compacted(target_bootstrap, f"mm2-status.{source}.internal")
+    except KafkaException as err:  # e.g. the status topic was just created and has no leader yet
+        return False, f"status topic not readable yet: {err.args[0].str()}"
     states = {key: json.loads(value).get("state") for key, value in statuses.items() if value}
     connector = states.get("status-connector-MirrorSourceConnector")
     tasks = [state for key, state in states.items() if key.startswith("status-task-MirrorSourceConnector-")]
