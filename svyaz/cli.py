@@ -11,6 +11,7 @@ from svyaz.errors import SvyazError
 
 def build_parser() -> argparse.ArgumentParser:
     from svyaz import demo
+    from svyaz.compliance.audit import cli as audit_cli
     from svyaz.node import cli as node_cli
     from svyaz.stack import cli as stack_cli
 
@@ -18,6 +19,7 @@ def build_parser() -> argparse.ArgumentParser:
     commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
     stack_cli.register(commands)
     node_cli.register(commands)
+    audit_cli.register(commands)
     demo.register(commands)
     return parser
 

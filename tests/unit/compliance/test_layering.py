@@ -1,0 +1,53 @@
+"""The import rules svyaz/compliance/audit/__init__.py states, checked on the source."""
+
+from __future__ import annotations
+
+import ast
+from pathlib import Path
+
+import pytest
+
+import svyaz.compliance.audit
+
+AUDIT_DIR = Path(svyaz.compliance.audit.__file__).parent
+ALLOWED_SVYAZ = ("svyaz.errors", "svyaz.regions", "svyaz.gost", "svyaz.compliance.audit")
+IO = ("trio", "pymongo", "bson", "subprocess", "socket", "svyaz.gost.signing",
+      "svyaz.compliance.audit.store", "svyaz.compliance.audit.log", "svyaz.compliance.audit.keys")
+PURE_MODULES = ("canonical", "chain", "checkpoint", "verify", "event")
+DRIVER_HOMES = {"pymongo": {"store"}, "bson": {"store"}, "trio": {"log"}}
+
+
+def imported_modules(path: Path) -> set[str]:
+    names = set()
+    for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
+        if isinstance(node, ast.Import):
+            names.update(alias.name for alias in node.names)
+        elif isinstance(node, ast.ImportFrom) and node.module and node.level == 0:
+            names.add(node.module)
+            names.update(f"{node.module}.{alias.name}" for alias in node.names)
+    return names
+
+
+def within(name: str, packages: tuple[str, ...] | set[str]) -> bool:
+    return any(name == package or name.startswith(package + ".") for package in packages)
+
+
+@pytest.mark.parametrize("path", sorted(AUDIT_DIR.glob("*.py")), ids=lambda path: path.name)
+def test_audit_imports_only_the_svyaz_packages_it_may(path):
+    svyaz_imports = {name for name in imported_modules(path) if within(name, ("svyaz",))}
+    assert all(within(name, ALLOWED_SVYAZ) for name in svyaz_imports), svyaz_imports
+
+
+@pytest.mark.parametrize("module", PURE_MODULES)
+def test_domain_modules_do_no_io(module):
+    imports = imported_modules(AUDIT_DIR / f"{module}.py")
+    assert not {name for name in imports if within(name, IO)}
+
+
+@pytest.mark.parametrize("driver", sorted(DRIVER_HOMES))
+def test_each_driver_is_used_by_its_adapter_only(driver):
+    users = {
+        path.stem for path in AUDIT_DIR.glob("*.py")
+        if any(within(name, (driver,)) for name in imported_modules(path))
+    }
+    assert users <= DRIVER_HOMES[driver]
