@@ -1,0 +1,100 @@
+"""The one registry of actions: every name the guard can be asked about, what it means, and whether
+an anonymous caller may attempt it.
+
+A handler declares the action it implements by name; the guard denies any name not listed here,
+and the tests enumerate this catalogue against the policy. Adding an action means: a line here, the
+roles that may perform it in policies/policy.csv, and its row in tests/unit/rbac/test_policy.py.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterator, Mapping
+from dataclasses import dataclass
+from types import MappingProxyType
+
+_NAME = re.compile(r"^[a-z0-9]+(\.[a-z0-9_]+)+$")
+
+
+@dataclass(frozen=True)
+class Action:
+    """name:        dotted, lower case, e.g. `role.grant`
+    description: one line for operators and the docs
+    anonymous:   an unauthenticated caller may attempt it (register, sign in, refresh)
+    privileged:  an allowed attempt is written to the audit log before the action runs, and the
+                 action fails closed if the audit log cannot be written
+    """
+
+    name: str
+    description: str
+    anonymous: bool = False
+    privileged: bool = False
+
+    def __post_init__(self) -> None:
+        if not _NAME.match(self.name):
+            raise ValueError(f"action name {self.name!r} is not dotted lower case (e.g. `role.grant`)")
+        if not self.description or "\n" in self.description:
+            raise ValueError(f"action {self.name!r} needs a one-line description")
+        if self.anonymous and self.privileged:
+            raise ValueError(f"action {self.name!r} cannot be both anonymous and privileged")
+
+
+class Catalogue:
+    """A frozen, ordered set of actions, looked up by name."""
+
+    def __init__(self, actions: tuple[Action, ...]) -> None:
+        by_name: dict[str, Action] = {}
+        for action in actions:
+            if action.name in by_name:
+                raise ValueError(f"action {action.name!r} is listed twice")
+            by_name[action.name] = action
+        self._by_name: Mapping[str, Action] = MappingProxyType(by_name)
+
+    def get(self, name: str) -> Action | None:
+        return self._by_name.get(name)
+
+    def __contains__(self, name: object) -> bool:
+        return name in self._by_name
+
+    def __iter__(self) -> Iterator[Action]:
+        return iter(self._by_name.values())
+
+    def __len__(self) -> int:
+        return len(self._by_name)
+
+    def names(self) -> tuple[str, ...]:
+        return tuple(self._by_name)
+
+    def anonymous_names(self) -> frozenset[str]:
+        return frozenset(action.name for action in self if action.anonymous)
+
+
+CATALOGUE = Catalogue((
+    # Sign-up and sign-in: anyone may attempt them; credentials decide the outcome, not roles.
+    Action("account.register", "create an account with a password", anonymous=True),
+    Action("auth.login", "sign in with a password (and a TOTP code when 2FA is on)", anonymous=True),
+    Action("auth.refresh", "exchange a refresh token for a new token pair", anonymous=True),
+    # The caller's own account. Handlers act on the caller's own data only.
+    Action("account.profile.read", "read one's own profile"),
+    Action("account.profile.update", "change one's own profile"),
+    Action("2fa.enable", "start TOTP enrolment for one's own account"),
+    Action("2fa.confirm", "confirm TOTP enrolment with a first code"),
+    Action("2fa.disable", "turn TOTP off for one's own account"),
+    Action("sessions.list", "list one's own sessions"),
+    Action("sessions.revoke", "sign one of one's own sessions out"),
+    # Acting on other people's accounts, data or rights: always audited, fail closed.
+    Action("sessions.revoke.any", "sign out any session of any account (incident response)", privileged=True),
+    Action("role.grant", "grant a role to an account in a region", privileged=True),
+    Action("role.revoke", "revoke a role from an account in a region", privileged=True),
+    Action("role.list", "list who holds which role in a region", privileged=True),
+    Action("audit.read", "read the audit log", privileged=True),
+    Action("audit.verify", "verify the audit log's hash chain and signed checkpoints", privileged=True),
+    Action("lawful.request.submit", "submit a lawful-access request with its legal basis", privileged=True),
+    Action("lawful.request.review", "read a lawful-access request and its scope", privileged=True),
+    Action("lawful.request.approve", "approve a lawful-access request (one of two officers)", privileged=True),
+    Action("lawful.request.reject", "reject a lawful-access request with a reason", privileged=True),
+    Action("moderation.review", "read reported content and decide on the report", privileged=True),
+    # Federation: a peer node delivering signed events (volume too high to audit each one here;
+    # the inbound consumer records rejected events).
+    Action("federation.event.deliver", "deliver a signed federation event from a peer node"),
+))
