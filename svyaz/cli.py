@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import signal
 import sys
 from collections.abc import Sequence
 
@@ -11,6 +12,7 @@ from svyaz.errors import SvyazError
 
 def build_parser() -> argparse.ArgumentParser:
     from svyaz import demo
+    from svyaz.client import cli as client_cli
     from svyaz.compliance.audit import cli as audit_cli
     from svyaz.node import cli as node_cli
     from svyaz.stack import cli as stack_cli
@@ -19,12 +21,15 @@ def build_parser() -> argparse.ArgumentParser:
     commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
     stack_cli.register(commands)
     node_cli.register(commands)
+    client_cli.register(commands)
     audit_cli.register(commands)
     demo.register(commands)
     return parser
 
 
 def main(argv: Sequence[str] | None = None) -> int:
+    # `svyaz ... | head` should end quietly, like any Unix tool, not with a BrokenPipeError.
+    signal.signal(signal.SIGPIPE, signal.SIG_DFL)
     parser = build_parser()
     args = parser.parse_args(argv)
     try:

@@ -86,10 +86,11 @@ class NodeClient:
 
 
 @asynccontextmanager
-async def open_node_client(url: str, *, access_token: str | None = None,
-                           connect_timeout_s: float = 10.0) -> AsyncIterator[NodeClient]:
+async def open_node_client(url: str, *, access_token: str | None = None, connect_timeout_s: float = 10.0,
+                           extra_headers: list[tuple[str, str]] | None = None) -> AsyncIterator[NodeClient]:
     """Connect (with the access token, if any), read the hello, and serve calls until the block ends."""
     headers = [("Authorization", f"Bearer {access_token}")] if access_token else []
+    headers += extra_headers or []
     async with AsyncExitStack() as stack:
         try:
             ws = await stack.enter_async_context(
@@ -102,10 +103,16 @@ async def open_node_client(url: str, *, access_token: str | None = None,
             raise NodeUnreachable(f"cannot connect to {url}: {err}",
                                   hint="is the node running? (`svyaz node serve --region ...`)") from err
         client = NodeClient(ws, json.loads(await ws.get_message()))
+        failure: Exception | None = None
         async with trio.open_nursery() as nursery:
             nursery.start_soon(client._read)
-            yield client
+            try:
+                yield client
+            except Exception as err:  # re-raised below, so callers see it unwrapped by the nursery
+                failure = err
             nursery.cancel_scope.cancel()
+        if failure is not None:
+            raise failure
 
 
 def _json_or_empty(body: bytes | None) -> dict[str, Any]:

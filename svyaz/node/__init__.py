@@ -1,6 +1,5 @@
 """The regional node: one process that serves clients over WebSocket and reports its own health.
 
-This slice is infrastructure only:
   config      typed settings per section, from defaults, a TOML file, SVYAZ_ variables and flags
   logs        JSON (or text) log lines with secrets masked (`redact`)
   ports       the Probe port; `store` (pymongo) and `events` (confluent-kafka) adapt to it
@@ -9,9 +8,12 @@ This slice is infrastructure only:
   frames      the pure wire protocol; `gateway` serves it over trio-websocket
   service     the service tree and graceful shutdown; `cli` adds `svyaz node serve`
   errors      NodeError and its codes; `listen` binds ports with errors naming the key
+  api         the one path from a `call` frame to a handler, through the RBAC guard
+  handlers/   the use cases behind each action, over the identity, rbac and audit packages
 
 May import: trio, trio-websocket, h11, pymongo, confluent-kafka, prometheus_client, svyaz.errors,
-svyaz.regions and svyaz.gost. Never svyaz.stack: the node runs on an operator's machines, where the
+svyaz.regions, svyaz.gost, and the domain packages it composes: svyaz.identity, svyaz.rbac and
+svyaz.compliance. Never svyaz.stack: the node runs on an operator's machines, where the
 development stack does not exist. `config`, `errors`, `frames`, `readiness` and `redact` stay pure
 (no trio, no drivers) so they test in milliseconds; tests/unit/node/test_layering.py checks both rules.
 """

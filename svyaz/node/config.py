@@ -23,6 +23,8 @@ from svyaz.node.redact import redact_secrets
 from svyaz.regions import KNOWN_REGIONS, PORTS
 
 ENV_PREFIX = "SVYAZ_"
+# The repository's policies/ (a source checkout); operators point rbac.policy_dir elsewhere.
+DEFAULT_POLICY_DIR = Path(__file__).resolve().parents[2] / "policies"
 LOG_LEVELS = ("DEBUG", "INFO", "WARNING", "ERROR")
 LOG_FORMATS = ("json", "text")
 
@@ -108,6 +110,8 @@ _NODE_ID = _text("1-64 letters, digits, '.', '_' or '-'", r"[A-Za-z0-9._-]{1,64}
 # Bulkhead suffixes such as `_private` are appended to it, and FerretDB allows 63 characters in all.
 _DATABASE_PREFIX = _text("1-40 letters, digits or '_'", r"[A-Za-z0-9_]{1,40}")
 _TOPIC_PREFIX = _text("up to 100 letters, digits, '.', '_' or '-'", r"[A-Za-z0-9._-]{0,100}")
+_ADDRESS_LIST = _text("comma-separated IP addresses (or empty)", r"([0-9A-Fa-f.:]+(,[0-9A-Fa-f.:]+)*)?")
+_PATH = _text("a file system path", r"\S(.*\S)?")
 _LOG_LEVEL = _choice(LOG_LEVELS, fold=str.upper)
 _LOG_FORMAT = _choice(LOG_FORMATS, fold=str.lower)
 
@@ -116,6 +120,30 @@ _LOG_FORMAT = _choice(LOG_FORMATS, fold=str.lower)
 class NodeSection:
     id: str = _setting(_NODE_ID)
     shutdown_grace_s: float = _setting(_seconds)
+    data_dir: str = _setting(_PATH)
+
+
+@dataclass(frozen=True)
+class IdentityConfigSection:
+    access_lifetime_s: int = _setting(_integer("an integer 30-3600", 30, 3600))
+    password_iterations: int = _setting(_integer("an integer 1000-10000000", 1000, 10_000_000))
+    # Every authenticated connection re-checks its session this often: the bound on how long a
+    # revoked session's WebSocket stays open.
+    session_check_interval_s: float = _setting(_seconds)
+    # How long before the access token expires the gateway asks the client for a fresh one.
+    reauth_lead_s: float = _setting(_seconds)
+
+
+@dataclass(frozen=True)
+class AuditConfig:
+    checkpoint_every_entries: int = _setting(_COUNT)
+    checkpoint_every_s: float = _setting(_seconds)
+
+
+@dataclass(frozen=True)
+class RbacConfig:
+    policy_dir: str = _setting(_PATH)
+    reload_interval_s: float = _setting(_seconds)
 
 
 @dataclass(frozen=True)
@@ -125,6 +153,9 @@ class GatewayConfig:
     max_frame_bytes: int = _setting(_COUNT)
     max_connections: int = _setting(_COUNT)
     handshake_timeout_s: float = _setting(_seconds)
+    # Addresses of the load balancers in front of the gateway: only for connections from these is
+    # X-Forwarded-For believed, so throttling and the audit log see the client's real address.
+    trusted_proxies: str = _setting(_ADDRESS_LIST)
 
 
 @dataclass(frozen=True)
@@ -171,6 +202,13 @@ class NodeConfig:
     kafka: KafkaConfig
     health: HealthConfig
     log: LogConfig
+    identity: IdentityConfigSection
+    audit: AuditConfig
+    rbac: RbacConfig
+
+    @property
+    def data_path(self) -> Path:
+        return Path(self.node.data_dir)
 
 
 SECTIONS: dict[str, type] = {
@@ -181,6 +219,9 @@ SECTIONS: dict[str, type] = {
     "kafka": KafkaConfig,
     "health": HealthConfig,
     "log": LogConfig,
+    "identity": IdentityConfigSection,
+    "audit": AuditConfig,
+    "rbac": RbacConfig,
 }
 
 
@@ -204,13 +245,19 @@ def default_settings(region: str) -> dict[str, dict[str, object]]:
     ports = PORTS[region]
     return {
         # hostname plus pid: unique among the node processes of one machine, readable in `ps`.
-        "node": {"id": f"{region}-{socket.gethostname()}-{os.getpid()}", "shutdown_grace_s": 10.0},
+        "node": {
+            "id": f"{region}-{socket.gethostname()}-{os.getpid()}",
+            "shutdown_grace_s": 10.0,
+            # Keys (token MAC key, audit signing key) live here; the development stack's state dir.
+            "data_dir": str(Path(os.environ.get("SVYAZ_STATE_DIR") or ".svyaz").resolve() / region),
+        },
         "gateway": {
             "host": "127.0.0.1",
             "port": ports.gateway,
             "max_frame_bytes": 64 * 1024,
             "max_connections": 10_000,
             "handshake_timeout_s": 10.0,
+            "trusted_proxies": "",
         },
         "http": {"host": "127.0.0.1", "port": ports.http, "request_timeout_s": 10.0},
         "store": {
@@ -224,6 +271,14 @@ def default_settings(region: str) -> dict[str, dict[str, object]]:
         # driver's reason ("connection refused") rather than just "no answer".
         "health": {"probe_interval_s": 2.0, "probe_timeout_s": 3.0},
         "log": {"level": "INFO", "format": "json"},
+        "identity": {
+            "access_lifetime_s": 300,
+            "password_iterations": 10_000,
+            "session_check_interval_s": 2.0,
+            "reauth_lead_s": 60.0,
+        },
+        "audit": {"checkpoint_every_entries": 1000, "checkpoint_every_s": 300.0},
+        "rbac": {"policy_dir": str(DEFAULT_POLICY_DIR), "reload_interval_s": 60.0},
     }
 
 

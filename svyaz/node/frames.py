@@ -10,6 +10,7 @@ from __future__ import annotations
 import json
 from typing import Any
 
+from svyaz.errors import SvyazError
 from svyaz.node.errors import BinaryFrame, FrameError, InvalidField, MalformedJson, NotAnObject, UnknownType
 
 PROTOCOL_VERSION = 1
@@ -49,11 +50,21 @@ def answer_frame(frame: Frame) -> Frame:
     raise UnknownType(f"unknown frame type {kind[:64]!r}", request_id=request_id)
 
 
-def error_frame(err: FrameError) -> Frame:
-    """The wire form of a FrameError; carries the offending frame's "id" when it had a usable one."""
+def error_frame(err: SvyazError, request_id: object = None) -> Frame:
+    """The wire form of any typed error: its stable code, message, hint and retry delay if any.
+
+    Carries the offending frame's "id" when it had a usable one (a FrameError knows its own).
+    """
+    if isinstance(err, FrameError):
+        request_id = err.request_id
     frame: Frame = {"type": "error", "code": err.code, "message": str(err)}
-    if _is_id(err.request_id):
-        frame["id"] = err.request_id
+    if _is_id(request_id):
+        frame["id"] = request_id
+    if err.hint:
+        frame["hint"] = err.hint
+    retry_after = getattr(err, "retry_after_s", None)
+    if retry_after is not None:
+        frame["retry_after_s"] = retry_after
     return frame
 
 

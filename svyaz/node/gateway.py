@@ -10,26 +10,41 @@ frame past the limit. On shutdown, `drain` stops the handshakes and closes each 
 from __future__ import annotations
 
 import contextlib
+import json
 import logging
 
 import trio
 from trio_websocket import ConnectionClosed, WebSocketConnection, WebSocketRequest, wrap_server_stream
 
-from svyaz.node.config import GatewayConfig
-from svyaz.node.errors import FrameError
+from svyaz.errors import SvyazError
+from svyaz.node.api import Api, Caller
+from svyaz.node.authn import Authenticated, IdentityAuthenticator, seconds_left
+from svyaz.node.config import GatewayConfig, IdentityConfigSection
+from svyaz.node.errors import FrameError, InvalidField
 from svyaz.node.frames import Frame, answer_frame, encode_frame, error_frame, hello_frame, parse_frame
 from svyaz.node.listen import bound_port, open_listeners
 from svyaz.node.metrics import NodeMetrics
+from svyaz.rbac.principal import Principal
 
 GOING_AWAY = 1001
 MESSAGE_TOO_BIG = 1009
+# Application close codes (4000-4999): the client should sign in again, not just reconnect.
+SESSION_REVOKED = 4001
+TOKEN_EXPIRED = 4002
 
 logger = logging.getLogger("svyaz.node.gateway")
 
 
 class Gateway:
-    def __init__(self, config: GatewayConfig, *, region: str, node_id: str, metrics: NodeMetrics) -> None:
+    def __init__(self, config: GatewayConfig, *, region: str, node_id: str, metrics: NodeMetrics,
+                 api: Api | None = None, authenticator: IdentityAuthenticator | None = None,
+                 identity: IdentityConfigSection | None = None) -> None:
+        """Without `api` and `authenticator` the gateway serves only hello and ping (tests of the
+        transport); a node always passes both."""
         self._config = config
+        self._api = api
+        self._authenticator = authenticator
+        self._identity = identity
         self._hello = hello_frame(region=region, node_id=node_id)
         self._metrics = metrics
         self._accepting = trio.CancelScope()
@@ -87,8 +102,10 @@ class Gateway:
                 elif self._draining or self._active >= self._config.max_connections:
                     await self._refuse(request)
                     reader.cancel_scope.cancel()
+                elif (caller := await self._caller_for(request)) is None:
+                    reader.cancel_scope.cancel()  # refused with 401: a token was given and is not valid
                 else:
-                    await self._serve_request(request)
+                    await self._serve_request(request, caller)
                     # The reader task completes the closing handshake and then ends by itself;
                     # a client that never answers the close frame gets the handshake timeout.
                     reader.cancel_scope.deadline = trio.current_time() + self._config.handshake_timeout_s
@@ -101,7 +118,33 @@ class Gateway:
         with contextlib.suppress(ConnectionClosed):  # the client may leave before hearing the answer
             await request.reject(503, body=b"node shutting down or at max_connections; retry another node")
 
-    async def _serve_request(self, request: WebSocketRequest) -> None:
+    async def _caller_for(self, request: WebSocketRequest) -> Caller | None:
+        """The connection's caller: anonymous, or the account of a valid `Authorization: Bearer` token."""
+        caller = Caller(address=self._client_address(request))
+        token = _bearer_token(request.headers)
+        if token is None or self._authenticator is None:
+            return caller
+        try:
+            _apply(caller, await self._authenticator.authenticate(token))
+        except SvyazError as err:
+            self._metrics.gateway_connections.labels(outcome="unauthenticated").inc()
+            body = json.dumps({"code": err.code, "message": str(err)}).encode()
+            with contextlib.suppress(ConnectionClosed):
+                await request.reject(401, extra_headers=[("Content-Type", "application/json")], body=body)
+            return None
+        return caller
+
+    def _client_address(self, request: WebSocketRequest) -> str:
+        peer = str(request.remote.address) if hasattr(request.remote, "address") else str(request.remote)
+        trusted = {address for address in self._config.trusted_proxies.split(",") if address}
+        if peer in trusted:
+            forwarded = _header(request.headers, b"x-forwarded-for")
+            if forwarded:
+                # The last hop is the one our trusted proxy added; earlier ones the client could forge.
+                return forwarded.split(",")[-1].strip()[:64] or peer
+        return peer
+
+    async def _serve_request(self, request: WebSocketRequest, caller: Caller) -> None:
         self._active += 1
         try:
             connection = await request.accept()
@@ -109,7 +152,7 @@ class Gateway:
             self._metrics.gateway_open_connections.inc()
             self._open.add(connection)
             try:
-                await self._converse(connection)
+                await self._converse(connection, caller)
             finally:
                 self._open.discard(connection)
                 self._metrics.gateway_open_connections.dec()
@@ -119,23 +162,123 @@ class Gateway:
         finally:
             self._active -= 1
 
-    async def _converse(self, connection: WebSocketConnection) -> None:
+    async def _converse(self, connection: WebSocketConnection, caller: Caller) -> None:
         """Hello, then answer each message in order until the connection closes (ConnectionClosed)."""
         if self._draining:
             # drain() began while this handshake was in flight, so it did not see this connection.
             await connection.aclose(GOING_AWAY, "node shutting down")
             return
         await self._send(connection, self._hello)
+        closed: ConnectionClosed | None = None
+        async with trio.open_nursery() as watchers:
+            try:
+                await self._answer(connection, caller, watchers)
+            except ConnectionClosed as err:
+                closed = err  # re-raised outside, so it is not wrapped in the nursery's group
+            watchers.cancel_scope.cancel()
+        if closed is not None:
+            raise closed
+
+    async def _answer(self, connection: WebSocketConnection, caller: Caller, watchers: trio.Nursery) -> None:
+        """Answer each message in order; an `authenticate` frame restarts the session watchdog."""
+        watch = self._watch_session(watchers, connection, caller, None)
         while True:
             message = await connection.get_message()
             self._metrics.gateway_frames_received.inc()
             try:
-                reply = answer_frame(parse_frame(message))
+                frame = parse_frame(message)
+                if frame.get("type") == "call" and self._api is not None:
+                    reply = await self._api.handle(caller, frame)
+                elif frame.get("type") == "authenticate" and self._authenticator is not None:
+                    reply = await self._reauthenticate(caller, frame)
+                    watch = self._watch_session(watchers, connection, caller, watch)
+                else:
+                    reply = answer_frame(frame)
             except FrameError as err:
-                self._metrics.gateway_frame_errors.labels(code=err.code).inc()
                 reply = error_frame(err)
+            if reply["type"] == "error":
+                self._metrics.gateway_frame_errors.labels(code=reply["code"]).inc()
             await self._send(connection, reply)
+
+    async def _reauthenticate(self, caller: Caller, frame: Frame) -> Frame:
+        """An `authenticate` frame: a fresh access token for the same connection (or a first one)."""
+        token = frame.get("access_token")
+        if not isinstance(token, str) or not token:
+            raise InvalidField('authenticate needs an "access_token" string', request_id=frame.get("id"))
+        try:
+            authenticated = await self._authenticator.authenticate(token)
+        except SvyazError as err:
+            return error_frame(err, frame.get("id"))
+        if not caller.principal.anonymous and caller.principal.actor != authenticated.account:
+            # One connection, one account: switching accounts means a new connection.
+            return {"type": "error", "id": frame.get("id"), "code": "account_mismatch",
+                    "message": f"this connection belongs to {caller.principal.actor}; open a new one"}
+        _apply(caller, authenticated)
+        return {"type": "authenticated", "id": frame.get("id"), "account": authenticated.account,
+                "session_id": authenticated.session_id, "expires_at": authenticated.expires_at}
+
+    def _watch_session(self, nursery: trio.Nursery, connection: WebSocketConnection, caller: Caller,
+                       previous: trio.CancelScope | None) -> trio.CancelScope | None:
+        """(Re)start the watchdog of an authenticated connection; returns its cancel scope."""
+        if previous is not None:
+            previous.cancel()
+        if caller.session_id is None or self._authenticator is None or self._identity is None:
+            return None
+        scope = trio.CancelScope()
+        nursery.start_soon(self._watch, scope, connection, caller)
+        return scope
+
+    async def _watch(self, scope: trio.CancelScope, connection: WebSocketConnection, caller: Caller) -> None:
+        """Close the connection when its session is revoked (checked every session_check_interval_s)
+        or its access token expires; ask for a fresh token `reauth_lead_s` before that."""
+        assert self._authenticator is not None and self._identity is not None
+        assert caller.session_id is not None and caller.access_expires_at is not None
+        asked = False
+        with scope:
+            while True:
+                left = seconds_left(caller.access_expires_at)
+                if left <= 0:
+                    await connection.aclose(TOKEN_EXPIRED, "access token expired; authenticate again")
+                    return
+                if not asked and left <= self._identity.reauth_lead_s:
+                    await self._send(connection, {"type": "reauth", "expires_at": caller.access_expires_at})
+                    asked = True
+                if not await self._session_still_active(caller.session_id):
+                    await connection.aclose(SESSION_REVOKED, "session revoked; sign in again")
+                    return
+                await trio.sleep(min(self._identity.session_check_interval_s, max(left, 0.05)))
+
+    async def _session_still_active(self, session_id: str) -> bool:
+        """True unless the store says the session is over. A store that does not answer keeps the
+        connection until its access token expires: an outage must not disconnect every client."""
+        assert self._authenticator is not None
+        try:
+            return await self._authenticator.session_active(session_id)
+        except Exception as err:  # noqa: BLE001 - any store failure is "unknown", not "revoked"
+            logger.warning("session check failed; keeping the connection until its token expires",
+                           extra={"error": str(err)})
+            return True
 
     async def _send(self, connection: WebSocketConnection, frame: Frame) -> None:
         await connection.send_message(encode_frame(frame))
         self._metrics.gateway_frames_sent.labels(type=frame["type"]).inc()
+
+
+def _header(headers: list[tuple[bytes, bytes]], wanted: bytes) -> str | None:
+    for name, value in headers:
+        if name.lower() == wanted:
+            return value.decode("ascii", errors="replace")
+    return None
+
+
+def _bearer_token(headers: list[tuple[bytes, bytes]]) -> str | None:
+    value = _header(headers, b"authorization")
+    if value is None or value[:7].lower() != "bearer ":
+        return None
+    return value[7:].strip() or None
+
+
+def _apply(caller: Caller, authenticated: Authenticated) -> None:
+    caller.principal = Principal.account(authenticated.account)
+    caller.session_id = authenticated.session_id
+    caller.access_expires_at = authenticated.expires_at

@@ -1,4 +1,5 @@
-"""The node's service tree: GOST check, dependency probes, health monitor, HTTP side port, gateway.
+"""The node's service tree: GOST check, dependency probes, health monitor, HTTP side port, the API
+(identity, RBAC, audit; see `composition`) and the gateway.
 
 `run` owns the one nursery they all live in. It reports the bound ports through `task_status`
 once everything listens, then waits for SIGINT or SIGTERM and shuts down gracefully: the gateway
@@ -18,6 +19,7 @@ from prometheus_client import CollectorRegistry
 
 from svyaz.errors import SvyazError
 from svyaz.gost import load_gost_provider
+from svyaz.node.composition import keep_identity_indexes, open_node_api
 from svyaz.node.config import NodeConfig
 from svyaz.node.events import KafkaEventBusProbe
 from svyaz.node.gateway import Gateway
@@ -68,13 +70,18 @@ async def _serve(
     config: NodeConfig, signals: AsyncIterator[int], task_status: trio.TaskStatus[BoundPorts]
 ) -> None:
     metrics = create_metrics(CollectorRegistry())
-    async with open_store_probe(config.store) as store:
+    async with open_store_probe(config.store) as store, open_node_api(config) as node_api:
         kafka = KafkaEventBusProbe(config.kafka, client_id=config.node.id)
         health = HealthMonitor({"store": store, "kafka": kafka}, config.health, metrics)
         side_port = HttpSidePort(config.http, SideRoutes(lambda: health.readiness, metrics.registry), metrics)
-        gateway = Gateway(config.gateway, region=config.region, node_id=config.node.id, metrics=metrics)
+        gateway = Gateway(config.gateway, region=config.region, node_id=config.node.id, metrics=metrics,
+                          api=node_api.api, authenticator=node_api.authenticator, identity=config.identity)
         async with trio.open_nursery() as nursery:
             await nursery.start(health.run)
+            # Not awaited to readiness: a node starts while Kafka or the store is down, and until
+            # the roles are loaded every action needing a granted role is denied (fail closed).
+            nursery.start_soon(node_api.run_role_watcher)
+            nursery.start_soon(keep_identity_indexes, node_api.identity_store)
             http_port = await nursery.start(side_port.run)
             gateway_port = await nursery.start(gateway.run)
             ports = BoundPorts(gateway=gateway_port, http=http_port)

@@ -109,8 +109,9 @@ class KafkaBroker(Service):
         result = subprocess.run(
             [self.runtime.java, "-Xmx256m", *JVM_OPTS, "-cp", f"{self.runtime.kafka_lib}/*",
              f"-Dlog4j2.configurationFile={self.runtime.log4j_config}",
-             "kafka.tools.StorageTool", "format", "-t", cluster_id_file.read_text().strip(),
-             "-c", str(config)],
+             # `--cluster-id=...` in one argument: a base64 id may start with "-".
+             "kafka.tools.StorageTool", "format", f"--cluster-id={cluster_id_file.read_text().strip()}",
+             "--config", str(config)],
             capture_output=True, text=True,
         )
         if result.returncode != 0:

@@ -85,7 +85,9 @@ async def test_sigterm_closes_clients_with_1001_and_exits_0_within_the_grace_per
         assert trio.current_time() - signalled < GRACE_S + 1
         messages = [entry["msg"] for entry in log_lines(log_path)]
         assert messages.count("node ready") == 1
-        assert messages[-2:] == ["shutting down", "node stopped"]
+        # Retrying services (the role watcher without Kafka) may log while they stop; the order matters.
+        assert messages[-1] == "node stopped"
+        assert messages.index("shutting down") > messages.index("node ready")
     finally:
         if process.returncode is None:
             process.kill()
