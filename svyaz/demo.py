@@ -2,7 +2,8 @@
 
 Starts a node per region (as `svyaz node serve` subprocesses, logs under the state dir), shows
 each node's readiness and a WebSocket round trip, shows a federation outbox record crossing a
-border while a private topic stays home, then stops the nodes (or keeps them with --keep-running).
+border while a private topic stays home, registers and signs in two accounts, shows a forbidden
+call and verifies the audit log, then stops the nodes (or keeps them with --keep-running).
 """
 
 from __future__ import annotations
@@ -23,6 +24,7 @@ from pathlib import Path
 import trio
 from trio_websocket import open_websocket_url
 
+from svyaz.client.connection import RemoteError, open_node_client
 from svyaz.errors import SvyazError
 from svyaz.regions import PORTS
 from svyaz.stack.manager import Stack
@@ -66,6 +68,10 @@ def run_demo(args: argparse.Namespace) -> int:
         if len(regions) >= 2:
             _title("4. Borders: only outbox.<peer> crosses, through MirrorMaker 2")
             _show_federation(regions[0], regions[-1])
+
+        _title(f"5. Identity on the {regions[0]} node: register, sign in, RBAC, the audit log")
+        trio.run(_show_identity, regions[0])
+        _show_audit_verify(regions[0])
 
         print()
         if args.keep_running:
@@ -144,6 +150,43 @@ async def _ping(port: int) -> tuple[dict, float]:
             await ws.send_message(json.dumps({"type": "ping", "id": "demo"}))
             await ws.get_message()
             return hello, (time.perf_counter() - began) * 1000
+
+
+async def _show_identity(region: str) -> None:
+    suffix = uuid.uuid4().hex[:6]
+    password = "demo harbour lantern " + suffix
+    url = f"ws://127.0.0.1:{PORTS[region].gateway}/"
+    async with open_node_client(url) as anonymous:
+        for name in (f"anna_{suffix}", f"anna_work_{suffix}"):  # a second account on the same device
+            account = f"@{name}:{region}"
+            await anonymous.call("account.register", account=account, password=password)
+            print(f"   registered {account}")
+        try:
+            await anonymous.call("auth.login", account=account, password="wrong password here")
+        except RemoteError as err:
+            print(f"   a wrong password: {err.code} (audited)")
+        for _ in range(50):  # a node answers `unavailable` until it has loaded role assignments
+            try:
+                signed_in = await anonymous.call("auth.login", account=account, password=password, device="demo")
+                break
+            except RemoteError as err:
+                if err.code != "unavailable":
+                    raise
+                await trio.sleep(0.2)
+    print(f"   signed in as {signed_in['account']}; access token valid until {signed_in['access_expires_at']}")
+    async with open_node_client(url, access_token=signed_in["access_token"]) as client:
+        profile = await client.call("account.profile.read")
+        print(f"   profile: roles {profile['roles'] or 'none granted'}, 2FA {'on' if profile['two_factor'] else 'off'}")
+        try:
+            await client.call("role.grant", account=account, role="admin")
+        except RemoteError as err:
+            print(f"   role.grant as a plain user: {err.code} (the denial is in the audit log)")
+
+
+def _show_audit_verify(region: str) -> None:
+    result = subprocess.run([sys.executable, "-m", "svyaz.cli", "audit", "verify", "--region", region],
+                            capture_output=True, text=True)
+    print(f"   svyaz audit verify --region {region}: {(result.stdout or result.stderr).strip()}")
 
 
 def _show_federation(source: str, target: str) -> None:

@@ -134,11 +134,14 @@ class KafkaBroker(Service):
 class FerretDB(Service):
     """FerretDB 1.24 speaking the MongoDB wire protocol, with the SQLite backend (docs/adr/0002)."""
 
-    def __init__(self, region: str, state_dir: Path, runtime: Runtime, *, port: int | None = None) -> None:
-        """The port defaults to the region's; tests pass another to run a private server."""
+    def __init__(self, region: str, state_dir: Path, runtime: Runtime, *, port: int | None = None,
+                 debug_port: int | None = None) -> None:
+        """Ports default to the region's (FerretDB's metrics/debug port next to its wire port);
+        tests pass free ones to run a private server."""
         self.region = region
         self.name = f"{region}/ferretdb"
         self.port = port or PORTS[region].ferretdb
+        self.debug_port = debug_port or self.port + 1
         self.home = state_dir / region / "ferretdb"
         self.runtime = runtime
 
@@ -152,8 +155,7 @@ class FerretDB(Service):
             f"--sqlite-url=file:{self.home / 'data'}/",
             f"--state-dir={self.home}",
             f"--listen-addr=127.0.0.1:{self.port}",
-            # FerretDB's metrics/debug HTTP port sits next to its wire port.
-            f"--debug-addr=127.0.0.1:{self.port + 1}",
+            f"--debug-addr=127.0.0.1:{self.debug_port}",
             "--telemetry=disable",
             "--log-level=WARN",
         ]

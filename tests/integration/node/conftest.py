@@ -75,7 +75,7 @@ def runtime() -> Runtime:
 @pytest.fixture
 async def ferretdb(tmp_path: Path, runtime: Runtime) -> AsyncIterator[PrivateDaemon]:
     state_dir = tmp_path / "private-ferretdb"
-    server = PrivateDaemon(FerretDB("ru", state_dir, runtime, port=free_port()), state_dir)
+    server = PrivateDaemon(FerretDB("ru", state_dir, runtime, port=free_port(), debug_port=free_port()), state_dir)
     try:
         await server.start()
         yield server
