@@ -22,6 +22,7 @@ from svyaz.compliance.audit.checkpoint import CheckpointPolicy
 from svyaz.errors import SvyazError
 from svyaz.compliance.audit.log import AuditLog, open_audit_log
 from svyaz.gost.signing import load_or_generate_keypair
+from svyaz.identity.errors import StoreUnavailable
 from svyaz.identity.service import IdentityConfig, IdentityService
 from svyaz.identity.store import IdentityStore
 from svyaz.node.api import Api
@@ -141,6 +142,6 @@ async def keep_identity_indexes(store: IdentityStore, *, task_status=trio.TASK_S
         try:
             await trio.to_thread.run_sync(store.ensure_indexes, abandon_on_cancel=True)
             return
-        except PyMongoError as err:
+        except (StoreUnavailable, PyMongoError) as err:
             logger.warning("identity indexes not created yet; retrying", extra={"error": str(err)})
             await trio.sleep(IDENTITY_INDEX_RETRY_S)
