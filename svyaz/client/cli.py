@@ -37,6 +37,10 @@ def register(commands: argparse._SubParsersAction) -> None:
     remove.add_argument("account")
     profile = _command(account_actions, "show", "the current account as the node sees it", _profile)
     _as_arg(profile)
+    password = _command(account_actions, "password",
+                        "change the password: stdin gives the current one, then the new one", _change_password)
+    _password_args(password)
+    _as_arg(password)
 
     login = _command(commands, "login", "sign in (same as `account add`)", _login)
     _login_args(login)
@@ -195,6 +199,16 @@ async def _profile(args: argparse.Namespace) -> Any:
         return profile
     roles = ", ".join(profile["roles"]) or "none granted"
     return f"{profile['account']} (region {profile['region']}): roles {roles}; 2FA {'on' if profile['two_factor'] else 'off'}"
+
+
+async def _change_password(args: argparse.Namespace) -> Any:
+    current = _password(args)
+    new = sys.stdin.readline().rstrip("\n") if args.password_stdin else getpass.getpass("new password: ")
+    if not new:
+        raise SvyazError("no new password given", hint="write the current and the new password on two lines of stdin")
+    async with open_account_client(_book(), args.as_account) as client:
+        await client.call("account.password.change", password=current, new_password=new)
+    return {"changed": True} if args.json else "password changed; your other sessions were signed out"
 
 
 # --- 2FA -------------------------------------------------------------------------------------------

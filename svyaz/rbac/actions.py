@@ -77,6 +77,7 @@ CATALOGUE = Catalogue((
     # The caller's own account. Handlers act on the caller's own data only.
     Action("account.profile.read", "read one's own profile"),
     Action("account.profile.update", "change one's own profile"),
+    Action("account.password.change", "change one's own password (ends the other sessions)"),
     Action("2fa.enable", "start TOTP enrolment for one's own account"),
     Action("2fa.confirm", "confirm TOTP enrolment with a first code"),
     Action("2fa.disable", "turn TOTP off for one's own account"),

@@ -39,6 +39,7 @@ class IdentityHandlers:
             "auth.login": self.login,
             "auth.refresh": self.refresh,
             "account.profile.read": self.profile,
+            "account.password.change": self.change_password,
             "2fa.enable": self.enable_2fa,
             "2fa.confirm": self.confirm_2fa,
             "2fa.disable": self.disable_2fa,
@@ -120,6 +121,17 @@ class IdentityHandlers:
         second_factor = await self._run(self._service.has_confirmed_second_factor, account)
         return {"account": account, "region": call.region, "roles": list(self._granted_roles(account)),
                 "two_factor": second_factor, "session_id": call.caller.session_id}
+
+    async def change_password(self, call: Call) -> dict[str, Any]:
+        """Needs the current password; every other session of the account ends (ASVS 7.4.3)."""
+        account = call.caller.principal.actor
+        await self._attempt(
+            call, account, self._service.change_password, account, text(call.args, "password", limit=PASSWORD_LIMIT),
+            text(call.args, "new_password", limit=PASSWORD_LIMIT), device=self._device(call),
+            keep_session_id=call.caller.session_id,
+        )
+        await self._record(call, actor=account, target=account, outcome="success")
+        return {}
 
     # --- second factor ----------------------------------------------------------------------------
 

@@ -85,3 +85,23 @@ async def test_a_missing_password_is_a_clear_error_not_a_prompt(node, tmp_path):
 
     assert result.returncode == 1
     assert b"--password-stdin" in result.stderr
+
+
+async def test_a_password_change_signs_out_the_other_sessions(node, tmp_path):
+    await svyaz(tmp_path, "account", "register", "--account", "@julia:ru", "--node", node.url,
+                "--password-stdin", stdin=PASSWORD + "\n")
+    await svyaz(tmp_path, "login", "--account", "@julia:ru", "--node", node.url, "--device", "phone",
+                "--password-stdin", stdin=PASSWORD + "\n")
+    other_device = tmp_path / "other"
+    await svyaz(other_device, "login", "--account", "@julia:ru", "--node", node.url, "--device", "tablet",
+                "--password-stdin", stdin=PASSWORD + "\n")
+
+    await svyaz(tmp_path, "account", "password", "--password-stdin", stdin=f"{PASSWORD}\nnew granite meadow 31\n")
+
+    sessions = output(await svyaz(tmp_path, "sessions", "list", "--json"))["sessions"]
+    assert [s["current"] for s in sessions] == [True]
+    old = await svyaz(tmp_path, "login", "--account", "@julia:ru", "--node", node.url, "--password-stdin",
+                      stdin=PASSWORD + "\n", check=False)
+    assert old.returncode == 1
+    await svyaz(tmp_path, "login", "--account", "@julia:ru", "--node", node.url, "--password-stdin",
+                stdin="new granite meadow 31\n")

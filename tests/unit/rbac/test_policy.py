@@ -23,6 +23,7 @@ EXPECTED = {
     "auth.refresh":            (1,   1,    0,    0,    0,   0,    0,    0),
     "account.profile.read":    (0,   1,    0,    0,    0,   0,    0,    0),
     "account.profile.update":  (0,   1,    0,    0,    0,   0,    0,    0),
+    "account.password.change": (0,   1,    0,    0,    0,   0,    0,    0),
     "2fa.enable":              (0,   1,    0,    0,    0,   0,    0,    0),
     "2fa.confirm":             (0,   1,    0,    0,    0,   0,    0,    0),
     "2fa.disable":             (0,   1,    0,    0,    0,   0,    0,    0),
