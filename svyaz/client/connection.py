@@ -47,11 +47,18 @@ class NodeClient:
 
     async def call(self, action: str, **args: Any) -> dict[str, Any]:
         """Send one call and wait for its result; RemoteError if the node answered with an error."""
+        return await self._request({"type": "call", "action": action, "args": args})
+
+    async def authenticate(self, access_token: str) -> dict[str, Any]:
+        """Present a (fresh) access token on this connection, e.g. after a `reauth` push."""
+        return await self._request({"type": "authenticate", "access_token": access_token})
+
+    async def _request(self, frame: dict[str, Any]) -> dict[str, Any]:
         request_id = str(next(self._ids))
         send, receive = trio.open_memory_channel[dict](1)
         self._waiting[request_id] = send
         try:
-            await self._ws.send_message(json.dumps({"type": "call", "id": request_id, "action": action, "args": args}))
+            await self._ws.send_message(json.dumps({**frame, "id": request_id}))
             reply = await receive.receive()
         except (ConnectionClosed, trio.EndOfChannel):
             raise self._closed_error() from None
@@ -60,14 +67,15 @@ class NodeClient:
         if reply["type"] == "error":
             raise RemoteError(reply.get("code", "error"), reply.get("message", ""),
                               retry_after_s=reply.get("retry_after_s"))
-        return reply.get("data", {})
+        return reply.get("data", reply)
 
     async def _read(self) -> None:
         """Route each incoming frame: results to their caller, everything else to `pushes`."""
         try:
             while True:
                 frame = json.loads(await self._ws.get_message())
-                waiter = self._waiting.get(str(frame.get("id"))) if frame.get("type") in ("result", "error") else None
+                waiter = (self._waiting.get(str(frame.get("id")))
+                          if frame.get("type") in ("result", "error", "authenticated") else None)
                 if waiter is not None:
                     waiter.send_nowait(frame)
                 else:

@@ -125,7 +125,7 @@ class NodeSection:
 
 @dataclass(frozen=True)
 class IdentityConfigSection:
-    access_lifetime_s: int = _setting(_integer("an integer 30-3600", 30, 3600))
+    access_lifetime_s: int = _setting(_integer("an integer 5-3600", 5, 3600))
     password_iterations: int = _setting(_integer("an integer 1000-10000000", 1000, 10_000_000))
     # Every authenticated connection re-checks its session this often: the bound on how long a
     # revoked session's WebSocket stays open.

@@ -54,6 +54,22 @@ async def test_a_replayed_totp_code_is_refused(node):
     assert audit_entries(node, action="auth.login", outcome="failure", **{"detail.reason": "totp_replayed"})
 
 
+async def test_a_fresh_code_of_the_next_step_works_once(node):
+    tokens = await register_and_login(node, "@alina:ru")
+    enrolment = await call_as(node, tokens, "2fa.enable", password=PASSWORD)
+    totp = pyotp.TOTP(enrolment["secret"])
+    await call_as(node, tokens, "2fa.confirm", password=PASSWORD, code=totp.now())
+    await trio.sleep(30 - time.time() % 30 + 0.5)  # the next time step
+    code = totp.now()
+
+    signed_in = await login(node, "@alina:ru", PASSWORD, address="10.1.1.2", totp_code=code)
+    with pytest.raises(RemoteError) as replay:
+        await login(node, "@alina:ru", PASSWORD, address="10.1.1.2", totp_code=code)
+
+    assert signed_in["second_factor"] == "totp"
+    assert replay.value.code == "totp_replayed"
+
+
 async def test_the_101st_failure_is_throttled_while_the_owner_still_signs_in_from_a_clean_address(node):
     await register_and_login(node, "@bob:ru")
     for n in range(100):  # credential stuffing from a hundred addresses
@@ -139,3 +155,31 @@ async def test_every_action_a_user_may_not_perform_is_denied_and_each_denial_aud
     audited = [e["action"] for e in audit_entries(node, actor="@frank:ru", outcome="denied")]
     assert sorted(audited) == sorted(forbidden_to_users)
     assert len(forbidden_to_users) >= 10  # role.*, audit.*, lawful.*, moderation, federation, ...
+
+
+async def test_the_gateway_asks_for_a_fresh_token_and_closes_when_none_comes(nursery, stack, test_id, tmp_path):
+    from tests.integration.access.conftest import RunningNode, _until_roles_loaded, node_config
+    from svyaz.node.service import run
+
+    config = node_config(stack, test_id, tmp_path / "node", identity__access_lifetime_s="6",
+                         identity__reauth_lead_s="3")
+    short_lived = RunningNode(config, await nursery.start(run, config))
+    await _until_roles_loaded(short_lived)
+    tokens = await register_and_login(short_lived, "@kira:ru")
+
+    async with open_node_client(short_lived.url, access_token=tokens["access_token"]) as renewing, \
+            open_node_client(short_lived.url, access_token=tokens["access_token"]) as silent:
+        with trio.fail_after(8):
+            push = await renewing.pushes.receive()
+        async with open_node_client(short_lived.url) as anonymous:
+            fresh = await anonymous.call("auth.refresh", refresh_token=tokens["refresh_token"])
+        renewed = await renewing.authenticate(fresh["access_token"])
+        with trio.fail_after(10):
+            while silent.closed is None:
+                await trio.sleep(0.05)
+        profile = await renewing.call("account.profile.read")  # past the first token's expiry
+
+    assert push["type"] == "reauth" and push["expires_at"] <= time.time() + 6
+    assert silent.closed.reason.code == 4002
+    assert renewed["account"] == "@kira:ru" and renewed["expires_at"] > push["expires_at"]
+    assert profile["account"] == "@kira:ru"
