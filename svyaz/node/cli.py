@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 import argparse
+import json
 import os
 from pathlib import Path
 
 import trio
 
 from svyaz.node import service
+from svyaz.node.bootstrap import bootstrap_admin
 from svyaz.node.config import Override, load_config
 from svyaz.node.logs import configure_logging
 
@@ -46,14 +48,42 @@ def register(commands: argparse._SubParsersAction) -> None:
     serve.add_argument("--kafka", metavar="HOST:PORT[,...]", help="Kafka bootstrap servers of the region")
     serve.set_defaults(handler=serve_node)
 
+    bootstrap = node_commands.add_parser(
+        "bootstrap-admin",
+        help="grant the region's first admin (operator only, on the node's machine)",
+        description="Grant `admin` to an account that has confirmed 2FA, while the region has no admin. "
+                    "Uses the node's configuration to reach its store; audited as the operator's act.",
+    )
+    bootstrap.add_argument("--region", required=True)
+    bootstrap.add_argument("--account", required=True, help="e.g. @root:ru (registered, with 2FA confirmed)")
+    bootstrap.add_argument("--config", type=Path)
+    bootstrap.add_argument("--store-url", metavar="URL")
+    bootstrap.add_argument("--kafka", metavar="HOST:PORT[,...]")
+    bootstrap.add_argument("--json", action="store_true")
+    bootstrap.set_defaults(handler=bootstrap_admin_command)
 
-def serve_node(args: argparse.Namespace) -> int:
+
+def _load(args: argparse.Namespace):
     overrides = [
         Override(key, getattr(args, attribute), flag)
         for attribute, (key, flag) in _FLAG_KEYS.items()
-        if getattr(args, attribute) is not None
+        if getattr(args, attribute, None) is not None
     ]
-    config = load_config(args.region, path=args.config, environ=os.environ, overrides=overrides)
+    return load_config(args.region, path=args.config, environ=os.environ, overrides=overrides)
+
+
+def serve_node(args: argparse.Namespace) -> int:
+    config = _load(args)
     configure_logging(config.log, region=config.region)
     trio.run(service.run, config)
+    return 0
+
+
+def bootstrap_admin_command(args: argparse.Namespace) -> int:
+    config = _load(args)
+    assignment = trio.run(bootstrap_admin, config, args.account)
+    if args.json:
+        print(json.dumps({"account": assignment.account, "role": assignment.role, "region": assignment.region}))
+    else:
+        print(f"granted admin to {assignment.account} in {assignment.region} (audited)")
     return 0
