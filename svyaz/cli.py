@@ -7,7 +7,7 @@ import signal
 import sys
 from collections.abc import Sequence
 
-from svyaz.errors import SvyazError
+from svyaz.errors import SvyazError, report
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -35,10 +35,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     try:
         return int(args.handler(args) or 0)
     except SvyazError as err:
-        print(f"error: {err}", file=sys.stderr)
-        if err.hint:
-            print(f"  fix: {err.hint}", file=sys.stderr)
-        return 1
+        return report(err)
     except KeyboardInterrupt:
         return 130
 

@@ -16,7 +16,7 @@ from svyaz.compliance.audit.checker import verify_store
 from svyaz.compliance.audit.checkpointer import Checkpointer
 from svyaz.compliance.audit.keys import PublicKeys, default_key_dir, default_public_key
 from svyaz.compliance.audit.store import DEFAULT_BATCH, MongoAuditStore, database_name
-from svyaz.errors import SvyazError
+from svyaz.errors import SvyazError, report
 from svyaz.gost import signing
 from svyaz.regions import KNOWN_REGIONS, PORTS
 
@@ -181,12 +181,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     try:
         return int(args.handler(args) or 0)
     except SvyazError as err:
-        print(f"error: {err}", file=sys.stderr)
-        if err.hint:
-            print(f"  fix: {err.hint}", file=sys.stderr)
-        return 1
-    except KeyboardInterrupt:
-        return 130
+        return report(err)
 
 
 if __name__ == "__main__":

@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
-import ast
 from pathlib import Path
 
 import pytest
 
 import svyaz.compliance.audit
+
+from tests.layering import imported_modules, within
 
 AUDIT_DIR = Path(svyaz.compliance.audit.__file__).parent
 ALLOWED_SVYAZ = ("svyaz.errors", "svyaz.regions", "svyaz.gost", "svyaz.compliance.audit")
@@ -15,21 +16,6 @@ IO = ("trio", "pymongo", "bson", "subprocess", "socket", "svyaz.gost.signing",
       "svyaz.compliance.audit.store", "svyaz.compliance.audit.log", "svyaz.compliance.audit.keys")
 PURE_MODULES = ("canonical", "chain", "checkpoint", "verify", "event")
 DRIVER_HOMES = {"pymongo": {"store"}, "bson": {"store"}, "trio": {"log"}}
-
-
-def imported_modules(path: Path) -> set[str]:
-    names = set()
-    for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
-        if isinstance(node, ast.Import):
-            names.update(alias.name for alias in node.names)
-        elif isinstance(node, ast.ImportFrom) and node.module and node.level == 0:
-            names.add(node.module)
-            names.update(f"{node.module}.{alias.name}" for alias in node.names)
-    return names
-
-
-def within(name: str, packages: tuple[str, ...] | set[str]) -> bool:
-    return any(name == package or name.startswith(package + ".") for package in packages)
 
 
 @pytest.mark.parametrize("path", sorted(AUDIT_DIR.glob("*.py")), ids=lambda path: path.name)

@@ -12,6 +12,8 @@ import pytest
 
 import svyaz.identity
 
+from tests.layering import imported_modules, within
+
 IDENTITY_DIR = Path(svyaz.identity.__file__).parent
 # Of svyaz.rbac only `roles` (pure): the one definition of ROLES_REQUIRING_2FA.
 ALLOWED_SVYAZ = ("svyaz.errors", "svyaz.regions", "svyaz.gost", "svyaz.identity", "svyaz.rbac.roles")
@@ -19,18 +21,8 @@ DRIVERS = ("trio", "pymongo", "bson", "confluent_kafka", "trio_websocket", "h11"
 ADAPTERS = ("store",)
 
 
-def imported_modules(path: Path) -> set[str]:
-    names = set()
-    for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
-        if isinstance(node, ast.Import):
-            names.update(alias.name for alias in node.names)
-        elif isinstance(node, ast.ImportFrom) and node.module and node.level == 0:
-            names.add(node.module)
-    return names
 
 
-def within(name: str, packages: tuple[str, ...]) -> bool:
-    return any(name == package or name.startswith(package + ".") for package in packages)
 
 
 MODULES = sorted(IDENTITY_DIR.glob("*.py"))

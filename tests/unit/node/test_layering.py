@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
-import ast
 from pathlib import Path
 
 import pytest
 
 import svyaz.node
+
+from tests.layering import imported_modules, within
 
 NODE_DIR = Path(svyaz.node.__file__).parent
 ALLOWED_SVYAZ = (
@@ -17,20 +18,6 @@ ALLOWED_SVYAZ = (
 )
 DRIVERS = ("trio", "trio_websocket", "h11", "pymongo", "bson", "confluent_kafka", "prometheus_client")
 PURE_MODULES = ("config", "errors", "frames", "readiness", "redact")
-
-
-def imported_modules(path: Path) -> set[str]:
-    names = set()
-    for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
-        if isinstance(node, ast.Import):
-            names.update(alias.name for alias in node.names)
-        elif isinstance(node, ast.ImportFrom) and node.module and node.level == 0:
-            names.add(node.module)
-    return names
-
-
-def within(name: str, packages: tuple[str, ...]) -> bool:
-    return any(name == package or name.startswith(package + ".") for package in packages)
 
 
 @pytest.mark.parametrize("path", sorted(NODE_DIR.glob("*.py")), ids=lambda path: path.name)

@@ -2,31 +2,18 @@
 
 from __future__ import annotations
 
-import ast
 from pathlib import Path
 
 import pytest
 
 import svyaz.rbac
 
+from tests.layering import imported_modules, within
+
 RBAC_DIR = Path(svyaz.rbac.__file__).parent
 ALLOWED_SVYAZ = ("svyaz.errors", "svyaz.regions", "svyaz.compliance.audit.event", "svyaz.rbac")
 IO = ("trio", "pymongo", "bson", "confluent_kafka")
 PURE_MODULES = ("actions", "roles", "principal", "assignment", "changes", "errors", "index", "policy")
-
-
-def imported_modules(path: Path) -> set[str]:
-    names = set()
-    for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
-        if isinstance(node, ast.Import):
-            names.update(alias.name for alias in node.names)
-        elif isinstance(node, ast.ImportFrom) and node.module and node.level == 0:
-            names.add(node.module)
-    return names
-
-
-def within(name: str, packages: tuple[str, ...]) -> bool:
-    return any(name == package or name.startswith(package + ".") for package in packages)
 
 
 @pytest.mark.parametrize("path", sorted(RBAC_DIR.glob("*.py")), ids=lambda path: path.name)
