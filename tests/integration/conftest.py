@@ -8,9 +8,14 @@ warm run starts instantly; `.ci/run` stops it.
 from __future__ import annotations
 
 import os
+import re
 from dataclasses import dataclass
 
 import pytest
+from confluent_kafka import KafkaException
+from confluent_kafka.admin import AdminClient
+from pymongo import MongoClient
+from pymongo.errors import PyMongoError
 
 from svyaz.regions import PORTS
 from svyaz.stack.manager import Stack
@@ -33,8 +38,37 @@ class StackEndpoints:
         return PORTS[region]
 
 
+_stack_used = False
+
+
 @pytest.fixture(scope="session")
 def stack() -> StackEndpoints:
+    global _stack_used
     Stack(default_state_dir(), progress=lambda line: print(f"[stack] {line}", flush=True)).up(REGIONS)
+    _stack_used = True
     return StackEndpoints(REGIONS)
 
+
+
+# Databases and topics named by the `test_id` fixture: `t` and eight hex digits, then `_` or `.`.
+TEST_NAMES = re.compile(r"^t[0-9a-f]{8}[_.]")
+
+
+@pytest.fixture(scope="session", autouse=True)
+def drop_test_data():
+    """After the session, remove what tests left on the shared stack (their own names only)."""
+    yield
+    if not _stack_used:
+        return
+    for region in REGIONS:
+        try:
+            with MongoClient(mongo_url(region), serverSelectionTimeoutMS=3000) as client:
+                for name in client.list_database_names():
+                    if TEST_NAMES.match(name):
+                        client.drop_database(name)
+            admin = AdminClient({"bootstrap.servers": kafka_bootstrap(region)})
+            doomed = [t for t in admin.list_topics(timeout=10).topics if TEST_NAMES.match(t)]
+            for future in (admin.delete_topics(doomed).values() if doomed else []):
+                future.result(timeout=30)
+        except (PyMongoError, KafkaException):
+            pass  # a stack that went away takes its test data with it
