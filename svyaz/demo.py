@@ -26,10 +26,10 @@ from trio_websocket import open_websocket_url
 
 from svyaz.client.connection import RemoteError, open_node_client
 from svyaz.errors import SvyazError
-from svyaz.regions import PORTS
+from svyaz.regions import PORTS, default_state_dir
 from svyaz.stack.manager import Stack
 from svyaz.stack.probes import kafka_admin
-from svyaz.stack.topology import default_state_dir, kafka_bootstrap, parse_regions
+from svyaz.stack.topology import kafka_bootstrap, parse_regions
 
 NODE_READY_TIMEOUT_S = 60.0
 

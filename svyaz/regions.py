@@ -1,4 +1,5 @@
-"""The regions Svyaz knows and the loopback ports their services use on a development machine.
+"""The regions Svyaz knows, the loopback ports their services use on a development machine, and
+where that machine keeps their files.
 
 Shared by the stack (which starts Kafka and FerretDB on these ports) and the node (whose
 configuration defaults to them), so neither imports the other.
@@ -6,7 +7,10 @@ configuration defaults to them), so neither imports the other.
 
 from __future__ import annotations
 
+import os
+from collections.abc import Mapping
 from dataclasses import dataclass
+from pathlib import Path
 
 KNOWN_REGIONS = ("ru", "by", "kz")
 
@@ -26,3 +30,9 @@ PORTS: dict[str, RegionPorts] = {
     "by": RegionPorts(kafka=29092, kafka_controller=29093, ferretdb=27217, gateway=8102, http=9102),
     "kz": RegionPorts(kafka=39092, kafka_controller=39093, ferretdb=27317, gateway=8103, http=9103),
 }
+
+
+def default_state_dir(environ: Mapping[str, str] = os.environ) -> Path:
+    """Where a development machine keeps stack data and node keys: `$SVYAZ_STATE_DIR`, else `.svyaz/`
+    in the current directory (git-ignored). One region's files live in `<state dir>/<region>/`."""
+    return Path(environ.get("SVYAZ_STATE_DIR") or ".svyaz").resolve()

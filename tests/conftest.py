@@ -7,7 +7,7 @@ import uuid
 import pytest
 
 from svyaz.stack.manager import Stack
-from svyaz.stack.topology import default_state_dir
+from svyaz.regions import default_state_dir
 
 
 @pytest.fixture

@@ -20,7 +20,7 @@ from typing import Any
 
 from svyaz.node.errors import ConfigError
 from svyaz.node.redact import redact_secrets
-from svyaz.regions import KNOWN_REGIONS, PORTS
+from svyaz.regions import KNOWN_REGIONS, PORTS, default_state_dir
 
 ENV_PREFIX = "SVYAZ_"
 # The repository's policies/ (a source checkout); operators point rbac.policy_dir elsewhere.
@@ -249,7 +249,7 @@ def default_settings(region: str) -> dict[str, dict[str, object]]:
             "id": f"{region}-{socket.gethostname()}-{os.getpid()}",
             "shutdown_grace_s": 10.0,
             # Keys (token MAC key, audit signing key) live here; the development stack's state dir.
-            "data_dir": str(Path(os.environ.get("SVYAZ_STATE_DIR") or ".svyaz").resolve() / region),
+            "data_dir": str(default_state_dir() / region),
         },
         "gateway": {
             "host": "127.0.0.1",

@@ -9,8 +9,9 @@ import time
 from pathlib import Path
 
 from svyaz.errors import SvyazError
+from svyaz.regions import default_state_dir
 from svyaz.stack.manager import Stack
-from svyaz.stack.topology import default_state_dir, parse_regions
+from svyaz.stack.topology import parse_regions
 
 
 def register(commands: argparse._SubParsersAction) -> None:

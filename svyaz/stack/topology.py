@@ -32,11 +32,6 @@ def mongo_url(region: str) -> str:
     return f"mongodb://127.0.0.1:{PORTS[region].ferretdb}/"
 
 
-def default_state_dir() -> Path:
-    """`$SVYAZ_STATE_DIR`, else `.svyaz/` in the current directory (git-ignored)."""
-    return Path(os.environ.get("SVYAZ_STATE_DIR") or ".svyaz").resolve()
-
-
 def cache_dir() -> Path:
     """Downloads and builds shared by every clone on this machine: `$SVYAZ_CACHE_DIR` or ~/.cache/svyaz."""
     explicit = os.environ.get("SVYAZ_CACHE_DIR")

@@ -19,7 +19,8 @@ from pymongo.errors import PyMongoError
 
 from svyaz.regions import PORTS
 from svyaz.stack.manager import Stack
-from svyaz.stack.topology import default_state_dir, kafka_bootstrap, mongo_url, parse_regions
+from svyaz.regions import default_state_dir
+from svyaz.stack.topology import kafka_bootstrap, mongo_url, parse_regions
 
 REGIONS = parse_regions(os.environ.get("SVYAZ_TEST_REGIONS", "ru,by,kz"))
 

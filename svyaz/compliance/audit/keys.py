@@ -14,11 +14,11 @@ from pathlib import Path
 from svyaz.compliance.audit.checkpoint import Checkpoint
 from svyaz.errors import SvyazError
 from svyaz.gost import signing
+from svyaz.regions import default_state_dir
 
 
 def default_key_dir(region: str, environ: Mapping[str, str] = os.environ) -> Path:
-    state_dir = Path(environ.get("SVYAZ_STATE_DIR") or ".svyaz").resolve()
-    return state_dir / region / "audit"
+    return default_state_dir(environ) / region / "audit"
 
 
 def default_public_key(region: str, environ: Mapping[str, str] = os.environ) -> Path:
