@@ -4,7 +4,7 @@ Used where no OS keyring exists (a headless server): the client's tokens are kep
 with a key derived by PBKDF2-HMAC-Streebog-512 from a passphrase. Encrypt-then-MAC; a fresh random
 IV on every write; the MAC covers the header, the salt, the IV and the ciphertext, and is checked
 in constant time before anything is decrypted. (The crypto issue brings an in-process Kuznyechik
-AEAD; until then the cipher runs in the `openssl` binary, which is fine for a few kilobytes.)
+AEAD; until then `svyaz.gost.cipher` runs it in the `openssl` binary, fine for a few kilobytes.)
 
 Layout: b"SVZ1" | salt(16) | iv(8) | ciphertext | mac(32)
 """
@@ -15,14 +15,14 @@ import hashlib
 import hmac
 import os
 import secrets
-import subprocess
 from pathlib import Path
 
 from svyaz.errors import SvyazError
 from svyaz.gost import load_gost_provider
+from svyaz.gost.cipher import IV_BYTES, kuznyechik_ctr
 
 MAGIC = b"SVZ1"
-SALT_BYTES, IV_BYTES, MAC_BYTES = 16, 8, 32
+SALT_BYTES, MAC_BYTES = 16, 32
 # A passphrase guards this file against theft of the disk: make guessing it expensive.
 KDF_ITERATIONS = 100_000
 
@@ -37,24 +37,10 @@ def _keys(passphrase: str, salt: bytes) -> tuple[bytes, bytes]:
     return material[:32], material[32:]  # cipher key, MAC key
 
 
-def _kuznyechik_ctr(key: bytes, iv: bytes, data: bytes) -> bytes:
-    try:
-        result = subprocess.run(
-            ["openssl", "enc", "-engine", "gost", "-kuznyechik-ctr", "-K", key.hex(), "-iv", iv.hex()],
-            input=data, capture_output=True, check=False,
-        )
-    except FileNotFoundError as err:
-        raise SealedFileError("the openssl binary is missing", hint="apt-get install openssl") from err
-    if result.returncode != 0:
-        raise SealedFileError("OpenSSL could not run Kuznyechik-CTR (GOST engine missing?)",
-                              hint="apt-get install libengine-gost-openssl")
-    return result.stdout
-
-
 def seal(plaintext: bytes, passphrase: str) -> bytes:
     salt, iv = secrets.token_bytes(SALT_BYTES), secrets.token_bytes(IV_BYTES)
     cipher_key, mac_key = _keys(passphrase, salt)
-    body = MAGIC + salt + iv + _kuznyechik_ctr(cipher_key, iv, plaintext)
+    body = MAGIC + salt + iv + kuznyechik_ctr(cipher_key, iv, plaintext)
     return body + hmac.new(mac_key, body, "md_gost12_256").digest()
 
 
@@ -67,7 +53,7 @@ def unseal(sealed: bytes, passphrase: str) -> bytes:
     cipher_key, mac_key = _keys(passphrase, salt)
     if not hmac.compare_digest(mac, hmac.new(mac_key, body, "md_gost12_256").digest()):
         raise SealedFileError("wrong passphrase, or the file was changed", hint="check SVYAZ_KEYRING_PASSPHRASE")
-    return _kuznyechik_ctr(cipher_key, iv, body[len(MAGIC) + SALT_BYTES + IV_BYTES:])
+    return kuznyechik_ctr(cipher_key, iv, body[len(MAGIC) + SALT_BYTES + IV_BYTES:])
 
 
 def write_sealed(path: Path, plaintext: bytes, passphrase: str) -> None:

@@ -16,26 +16,22 @@ from __future__ import annotations
 import base64
 import binascii
 import os
-import subprocess
 import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 
-from svyaz.gost.provider import GostUnavailable, streebog256
+from svyaz.gost.openssl import ENGINE, OpenSslFailed, output, reason, run
+from svyaz.gost.provider import streebog256
 
-OPENSSL = "openssl"
-ENGINE = "gost"
 PRIVATE_KEY_FILE = "signing_key.pem"
 PUBLIC_KEY_FILE = "signing_key.pub.pem"
 SIGNATURE_BYTES = 64  # r and s of a 256-bit GOST R 34.10-2012 signature
-ENGINE_HINT = "apt-get install libengine-gost-openssl (it provides OpenSSL's `gost` engine)"
-_TIMEOUT_S = 10.0
 _PEM_PUBLIC_BEGIN = "-----BEGIN PUBLIC KEY-----"
 _PEM_PUBLIC_END = "-----END PUBLIC KEY-----"
 
 
-class SigningError(GostUnavailable):
-    """openssl ran but could not do what was asked (a bad key file, an unreadable path, ...)."""
+class SigningError(OpenSslFailed):
+    """openssl ran but could not sign, verify or handle a key (a bad key file, an unreadable path, ...)."""
 
     code = "gost_signing_error"
 
@@ -50,10 +46,11 @@ class GostKeyPair:
 
     def sign(self, data: bytes) -> bytes:
         """The 64-byte signature of Streebog-256(`data`), as `openssl dgst -sign` writes it."""
-        signature = _openssl(
+        signature = output(
             ["dgst", "-engine", ENGINE, "-md_gost12_256", "-sign", str(self.private_key_path)],
             data=data,
             doing="sign with the audit key",
+            failure=SigningError,
         )
         if len(signature) != SIGNATURE_BYTES:
             raise SigningError(
@@ -90,9 +87,9 @@ def generate_keypair(directory: Path) -> GostKeyPair:
     private_path = directory / PRIVATE_KEY_FILE
     if private_path.exists():
         raise FileExistsError(private_path)
-    pem = _openssl(
+    pem = output(
         ["genpkey", "-engine", ENGINE, "-algorithm", "gost2012_256", "-pkeyopt", "paramset:A"],
-        doing="generate a GOST R 34.10-2012 key",
+        doing="generate a GOST R 34.10-2012 key", failure=SigningError,
     )
     temporary = _write_private(directory, pem)
     try:
@@ -117,8 +114,9 @@ def load_keypair(directory: Path) -> GostKeyPair:
             f"{private_path} is readable by other users (mode {mode & 0o777:o})",
             hint=f"chmod 600 {private_path}",
         )
-    public_pem = _openssl(
-        ["pkey", "-engine", ENGINE, "-in", str(private_path), "-pubout"], doing="read the signing key"
+    public_pem = output(
+        ["pkey", "-engine", ENGINE, "-in", str(private_path), "-pubout"], doing="read the signing key",
+        failure=SigningError,
     )
     # The public half is kept next to it for auditors; rewriting it is harmless (same bytes).
     public_path = directory / PUBLIC_KEY_FILE
@@ -147,7 +145,7 @@ def verify(data: bytes, signature: bytes, public_pem: bytes) -> bool:
         public_path, signature_path = Path(scratch) / "public.pem", Path(scratch) / "signature"
         public_path.write_bytes(public_pem)
         signature_path.write_bytes(signature)
-        result = _run(
+        result = run(
             ["dgst", "-engine", ENGINE, "-md_gost12_256", "-verify", str(public_path),
              "-signature", str(signature_path)],
             data=data,
@@ -157,42 +155,7 @@ def verify(data: bytes, signature: bytes, public_pem: bytes) -> bool:
         return True
     if b"Verification failure" in result.stdout:
         return False
-    raise SigningError(f"openssl could not verify a signature: {_reason(result.stderr)}")
-
-
-def _openssl(arguments: list[str], *, data: bytes = b"", doing: str) -> bytes:
-    result = _run(arguments, data=data, doing=doing)
-    if result.returncode != 0:
-        raise SigningError(f"openssl could not {doing}: {_reason(result.stderr)}")
-    return result.stdout
-
-
-def _run(arguments: list[str], *, data: bytes, doing: str) -> subprocess.CompletedProcess[bytes]:
-    try:
-        result = subprocess.run(
-            [OPENSSL, *arguments], input=data, capture_output=True, timeout=_TIMEOUT_S, check=False
-        )
-    except FileNotFoundError:
-        raise GostUnavailable(
-            f"the `openssl` command is not installed; it is needed to {doing}",
-            hint="apt-get install openssl libengine-gost-openssl",
-        ) from None
-    except subprocess.TimeoutExpired:
-        raise SigningError(f"openssl did not {doing} within {_TIMEOUT_S:.0f} s") from None
-    if b"Invalid engine" in result.stderr or b"no such engine" in result.stderr:
-        raise GostUnavailable(
-            f"OpenSSL has no `{ENGINE}` engine, which is needed to {doing} (GOST R 34.10-2012)",
-            hint=ENGINE_HINT,
-        )
-    return result
-
-
-def _reason(stderr: bytes) -> str:
-    # openssl announces the engine on stderr even on success; the first other line is the reason.
-    # Only stderr is shown: openssl never prints key material there.
-    lines = [line.strip() for line in stderr.decode("utf-8", errors="replace").splitlines()]
-    reasons = [line for line in lines if line and not line.startswith('Engine "')]
-    return (reasons[0] if reasons else "no reason given")[:200]
+    raise SigningError(f"openssl could not verify a signature: {reason(result.stderr)}")
 
 
 def _write_private(directory: Path, pem: bytes) -> Path:
