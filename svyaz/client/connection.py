@@ -26,8 +26,9 @@ PUSH_BUFFER = 64
 class RemoteError(SvyazError):
     """The node refused a call: `code` is the stable error code of docs/protocol.md."""
 
-    def __init__(self, code: str, message: str, *, retry_after_s: float | None = None) -> None:
-        super().__init__(message)
+    def __init__(self, code: str, message: str, *, hint: str | None = None,
+                 retry_after_s: float | None = None) -> None:
+        super().__init__(message, hint=hint)
         self.code = code
         self.retry_after_s = retry_after_s
 
@@ -65,7 +66,7 @@ class NodeClient:
         finally:
             self._waiting.pop(request_id, None)
         if reply["type"] == "error":
-            raise RemoteError(reply.get("code", "error"), reply.get("message", ""),
+            raise RemoteError(reply.get("code", "error"), reply.get("message", ""), hint=reply.get("hint"),
                               retry_after_s=reply.get("retry_after_s"))
         return reply.get("data", reply)
 

@@ -17,7 +17,7 @@ role assignments are their one source of truth, and the service asks for them th
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Collection, Sequence
 from dataclasses import dataclass
 from typing import Protocol
 
@@ -54,6 +54,7 @@ class SessionRecord:
     created_at: float
     last_seen_at: float
     refresh: RefreshFamily  # refresh.revoked mirrors `revoked`
+    methods: tuple[str, ...] = ("pwd",)  # RFC 8176 amr values proven at sign-in, see tokens.py
     revoked: bool = False
     revoked_at: float | None = None
     revoked_reason: str | None = None
@@ -125,6 +126,8 @@ class IdentityStorePort(Protocol):
     def revoke_all_sessions(self, account_id: str, *, reason: str, now: float) -> int: ...
 
     def is_session_active(self, session_id: str, now: float) -> bool: ...
+
+    def active_sessions(self, session_ids: Collection[str], now: float) -> set[str]: ...
 
     # sign-in failures, for the throttle
     def record_failure(self, account_id: str, address: str, now: float) -> None: ...

@@ -45,6 +45,8 @@ from svyaz.identity.recovery import RecoveryCodes
 from svyaz.identity.throttle import ThrottlePolicy
 from svyaz.identity.tokens import (
     DEFAULT_ACCESS_LIFETIME_S,
+    ONE_TIME_PASSWORD,
+    PASSWORD,
     AccessClaims,
     AccessGrant,
     Keyring,
@@ -58,7 +60,8 @@ from svyaz.identity.totp import DEFAULT_PARAMS, TotpEnrolment, TotpParams
 from svyaz.rbac.roles import ROLES_REQUIRING_2FA
 from svyaz.regions import KNOWN_REGIONS
 
-ENROL_HINT = "set it up with your password (`svyaz account 2fa enrol`), then sign in with a code"
+ENROL_HINT = ("set it up with your password (`svyaz 2fa enable`, then `svyaz 2fa confirm`), then sign in "
+              "with a code (`svyaz login --totp CODE`)")
 RESTART_HINT = "start the enrolment again"
 
 
@@ -208,7 +211,8 @@ class IdentityService:
             self._store.set_password_hash(
                 account, passwords.hash_password(password, iterations=self._config.password_iterations)
             )
-        tokens = self._start_session(record, device, now)
+        methods = (PASSWORD, ONE_TIME_PASSWORD) if second_factor else (PASSWORD,)
+        tokens = self._start_session(record, device, now, methods)
         return LoginResult(account, tokens, second_factor, codes_left)
 
     def refresh(self, refresh_token: str) -> TokenPair:
@@ -230,9 +234,10 @@ class IdentityService:
             raise SessionRevoked("this session has been ended; sign in again")
         return claims
 
-    def session_active(self, session_id: str) -> bool:
-        """Can this session still be used? What gateways ask while a connection stays open."""
-        return self._store.is_session_active(session_id, self._clock())
+    def active_sessions(self, session_ids: Collection[str]) -> set[str]:
+        """Which of these sessions can still be used: what a gateway asks, for all its connections
+        at once, while they stay open."""
+        return self._store.active_sessions(session_ids, self._clock())
 
     def logout(self, session_id: str, *, account_id: str | None = None) -> bool:
         return self._store.revoke_session(session_id, reason="logout", now=self._clock(), account_id=account_id)
@@ -363,7 +368,8 @@ class IdentityService:
             self._store.record_failure(account, address, now)
             raise
 
-    def _start_session(self, record: AccountRecord, device: Device, now: float) -> TokenPair:
+    def _start_session(self, record: AccountRecord, device: Device, now: float,
+                       methods: tuple[str, ...]) -> TokenPair:
         session_id = new_session_id()
         family, refresh_token = start_refresh_family(session_id, now, self._config.refresh)
         session = SessionRecord(
@@ -375,6 +381,7 @@ class IdentityService:
             created_at=now,
             last_seen_at=now,
             refresh=family,
+            methods=methods,
         )
         self._store.create_session(session)
         return self._pair(record, session, refresh_token, now)
@@ -383,7 +390,7 @@ class IdentityService:
         lifetime = self._config.access_lifetime_s
         access = issue_access_token(
             self._keyring.signing_key,
-            AccessGrant(sub=record.account_id, sid=session.session_id),
+            AccessGrant(sub=record.account_id, sid=session.session_id, amr=session.methods),
             now,
             lifetime_s=lifetime,
         )

@@ -26,7 +26,7 @@ sessions, session_revocations, refresh_spent, auth_failures. No roles: those are
 from __future__ import annotations
 
 import functools
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Collection, Sequence
 from typing import Any, ParamSpec, TypeVar
 
 from pymongo import ASCENDING, DESCENDING
@@ -319,6 +319,16 @@ class IdentityStore:
         session = self.get_session(session_id)
         return session is not None and session.is_active(now)
 
+    def active_sessions(self, session_ids: Collection[str], now: float) -> set[str]:
+        """Which of these sessions can still be used: two reads whatever their number, so a
+        gateway checks all its connections at once."""
+        ids = list(session_ids)
+        if not ids:
+            return set()
+        revoked = {doc["_id"] for doc in self._revocations.find({"_id": {"$in": ids}}, {"_id": 1})}
+        docs = self._sessions.find({"_id": {"$in": ids}})
+        return {doc["_id"] for doc in docs if doc["_id"] not in revoked and _session(doc, None).is_active(now)}
+
     def _revoke(self, session_id: str, account_id: str, reason: str, now: float) -> bool:
         """True if this call revoked it; the first revocation's time and reason are the ones kept."""
         try:
@@ -365,6 +375,7 @@ def _session_doc(session: SessionRecord) -> dict[str, Any]:
         "address": session.address,
         "created_at": session.created_at,
         "last_seen_at": session.last_seen_at,
+        "amr": list(session.methods),
         "refresh": {
             "hash": family.token_hash,
             "generation": family.generation,
@@ -388,6 +399,8 @@ def _session(doc: dict[str, Any], revocation: dict[str, Any] | None) -> SessionR
         address=doc["address"],
         created_at=doc["created_at"],
         last_seen_at=doc["last_seen_at"],
+        # A session stored before methods were recorded counts as password-only: least privilege.
+        methods=tuple(doc.get("amr", ("pwd",))),
         refresh=RefreshFamily(
             family_id=doc["_id"],
             generation=refresh["generation"],

@@ -5,8 +5,9 @@ Access token (format in docs/identity.md), four dot-separated parts:
     v1.<key id>.<base64url canonical JSON claims>.<base64url HMAC-Streebog-256>
 
 The MAC covers `v1.<key id>.<claims>` exactly as sent, so verification never re-serialises
-anything. Claims: sub (account id), sid (session id), iat, exp, jti, and nothing else: a token
-says who and which session, never what they may do (roles are looked up in svyaz.rbac at every
+anything. Claims: sub (account id), sid (session id), amr (how the session signed in: `pwd`, and
+`otp` after a second factor), iat, exp, jti, and nothing else: a token
+says who, which session and how it signed in, never what they may do (roles are looked up in svyaz.rbac at every
 check, so a revocation needs no token to expire). The key id picks the key from a keyring, so
 keys rotate without logging anyone out: sign with the new key, keep the old one for verification
 until the last token it signed has expired (one lifetime).
@@ -43,7 +44,12 @@ _KID = re.compile(r"[A-Za-z0-9_-]{1,32}")
 _SESSION_ID = re.compile(r"[A-Za-z0-9_-]{16,64}")
 _B64URL = re.compile(r"[A-Za-z0-9_-]+")
 # Exactly these, no more and no fewer: anything else in a correctly signed token is refused.
-_CLAIMS = {"sub": str, "sid": str, "iat": int, "exp": int, "jti": str}
+_CLAIMS = {"sub": str, "sid": str, "amr": list, "iat": int, "exp": int, "jti": str}
+# Authentication methods (RFC 8176): how the session was signed in. "otp" only when a second factor
+# (TOTP or a recovery code) was presented at sign-in; the guard requires it for privileged roles.
+PASSWORD = "pwd"
+ONE_TIME_PASSWORD = "otp"
+_METHODS = frozenset({PASSWORD, ONE_TIME_PASSWORD})
 
 
 @dataclass(frozen=True)
@@ -92,12 +98,14 @@ class AccessGrant:
 
     sub: str
     sid: str
+    amr: tuple[str, ...] = (PASSWORD,)
 
 
 @dataclass(frozen=True)
 class AccessClaims:
     sub: str
     sid: str
+    amr: tuple[str, ...]
     iat: int
     exp: int
     jti: str
@@ -110,6 +118,7 @@ def issue_access_token(
     claims = {
         "sub": grant.sub,
         "sid": grant.sid,
+        "amr": sorted(grant.amr),
         "iat": iat,
         "exp": iat + lifetime_s,
         "jti": secrets.token_urlsafe(12),
@@ -273,7 +282,11 @@ def _parse_claims(payload: str) -> AccessClaims:
     for name, kind in _CLAIMS.items():
         if not isinstance(raw[name], kind) or isinstance(raw[name], bool):
             raise TokenInvalid(f"the access token's claim {name!r} is malformed")
-    return AccessClaims(sub=raw["sub"], sid=raw["sid"], iat=raw["iat"], exp=raw["exp"], jti=raw["jti"])
+    amr = raw["amr"]
+    if not amr or not all(isinstance(method, str) and method in _METHODS for method in amr):
+        raise TokenInvalid("the access token's claim 'amr' is malformed")
+    return AccessClaims(sub=raw["sub"], sid=raw["sid"], amr=tuple(amr), iat=raw["iat"], exp=raw["exp"],
+                        jti=raw["jti"])
 
 
 def _mac(secret: bytes, signed: str) -> bytes:

@@ -46,7 +46,7 @@ Handler = Callable[[Call], Awaitable[dict[str, Any]]]
 
 class AccessGuard(Protocol):
     async def check(self, principal: Principal, action: str, region: str, *, target: str = "-",
-                    request_id: str) -> None: ...
+                    request_id: str, record_allowed: bool = True) -> None: ...
 
 
 class UnknownAction(FrameError):
@@ -59,10 +59,14 @@ class NotServed(FrameError):
 
 class Api:
     def __init__(self, *, region: str, guard: AccessGuard, handlers: Mapping[str, Handler],
-                 catalogue: Catalogue = CATALOGUE) -> None:
-        strays = sorted(set(handlers) - set(catalogue.names()))
+                 catalogue: Catalogue = CATALOGUE, self_checked: frozenset[str] = frozenset()) -> None:
+        """`self_checked`: actions whose use case checks the guard again with its real target and
+        region and records the `allowed` entry itself; here they are checked without recording it,
+        so each allowed call leaves one entry, not two."""
+        strays = sorted((set(handlers) | self_checked) - set(catalogue.names()))
         if strays:
             raise ValueError(f"handlers for actions missing from the RBAC catalogue: {strays}")
+        self._self_checked = self_checked
         self._region = region
         self._catalogue = catalogue
         self._guard = guard
@@ -82,7 +86,8 @@ class Api:
                 raise UnknownAction(f"no action {action[:64]!r} exists", request_id=frame_id)
             # The guard first, for every action of the catalogue: a refusal is audited even for an
             # action this node does not serve yet.
-            await self._guard.check(caller.principal, action, self._region, request_id=request_id)
+            await self._guard.check(caller.principal, action, self._region, request_id=request_id,
+                                    record_allowed=action not in self._self_checked)
             handler = self._handlers.get(action)
             if handler is None:
                 raise NotServed(f"{action} is not served by this node yet", request_id=frame_id)

@@ -110,7 +110,7 @@ async def open_node_api(config: NodeConfig) -> AsyncIterator[NodeApi]:
             **RoleHandlers(administration).routes(),
         }
         yield NodeApi(
-            api=Api(region=region, guard=guard, handlers=handlers),
+            api=Api(region=region, guard=guard, handlers=handlers, self_checked=RoleHandlers.SELF_CHECKED),
             authenticator=IdentityAuthenticator(identity, limiter=limiter),
             audit=audit,
             role_watcher=RoleWatcher(loader, bootstrap_servers=kafka.bootstrap_servers,

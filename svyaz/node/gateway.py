@@ -24,6 +24,7 @@ from svyaz.node.errors import FrameError, InvalidField
 from svyaz.node.frames import Frame, answer_frame, encode_frame, error_frame, hello_frame, parse_frame
 from svyaz.node.listen import bound_port, open_listeners
 from svyaz.node.metrics import NodeMetrics
+from svyaz.node.session_sweeper import SessionSweeper
 from svyaz.rbac.principal import Principal
 
 GOING_AWAY = 1001
@@ -52,6 +53,9 @@ class Gateway:
         # Handshakes in flight count too, so a burst cannot overshoot max_connections.
         self._active = 0
         self._open: set[WebSocketConnection] = set()
+        self._sweeper = (SessionSweeper(authenticator.active_sessions, interval_s=identity.session_check_interval_s)
+                         if authenticator is not None and identity is not None else None)
+        self._sweeping = trio.CancelScope()
 
     async def run(self, *, task_status: trio.TaskStatus[int] = trio.TASK_STATUS_IGNORED) -> None:
         """Serve until cancelled; started with the bound port once listening."""
@@ -59,6 +63,8 @@ class Gateway:
         port = bound_port(listeners)
         # The connections outlive the accept loop: drain() stops accepting, then closes them.
         async with trio.open_nursery() as connections:
+            if self._sweeper is not None:
+                connections.start_soon(self._sweep_sessions)
             await connections.start(self._accept, listeners, connections)
             logger.info("gateway listening", extra={"host": self._config.host, "port": port})
             task_status.started(port)
@@ -70,6 +76,12 @@ class Gateway:
         async with trio.open_nursery() as closing:
             for connection in list(self._open):
                 closing.start_soon(connection.aclose, GOING_AWAY, "node shutting down")
+        self._sweeping.cancel()
+
+    async def _sweep_sessions(self) -> None:
+        assert self._sweeper is not None
+        with self._sweeping:
+            await self._sweeper.run()
 
     async def _accept(
         self,
@@ -222,19 +234,19 @@ class Gateway:
         """(Re)start the watchdog of an authenticated connection; returns its cancel scope."""
         if previous is not None:
             previous.cancel()
-        if caller.session_id is None or self._authenticator is None or self._identity is None:
+        if caller.session_id is None or self._sweeper is None or self._identity is None:
             return None
         scope = trio.CancelScope()
         nursery.start_soon(self._watch, scope, connection, caller)
         return scope
 
     async def _watch(self, scope: trio.CancelScope, connection: WebSocketConnection, caller: Caller) -> None:
-        """Close the connection when its session is revoked (checked every session_check_interval_s)
-        or its access token expires; ask for a fresh token `reauth_lead_s` before that."""
-        assert self._authenticator is not None and self._identity is not None
+        """Close the connection when its session is revoked (found by the sweeper) or its access
+        token expires; ask for a fresh token `reauth_lead_s` before that."""
+        assert self._sweeper is not None and self._identity is not None
         assert caller.session_id is not None and caller.access_expires_at is not None
         asked = False
-        with scope:
+        with scope, self._sweeper.watching(caller.session_id) as revoked:
             while True:
                 left = seconds_left(caller.access_expires_at)
                 if left <= 0:
@@ -243,21 +255,12 @@ class Gateway:
                 if not asked and left <= self._identity.reauth_lead_s:
                     await self._send(connection, {"type": "reauth", "expires_at": caller.access_expires_at})
                     asked = True
-                if not await self._session_still_active(caller.session_id):
+                next_deadline = left if asked else left - self._identity.reauth_lead_s
+                with trio.move_on_after(max(next_deadline, 0.05)):
+                    await revoked.wait()
+                if revoked.is_set():
                     await connection.aclose(SESSION_REVOKED, "session revoked; sign in again")
                     return
-                await trio.sleep(min(self._identity.session_check_interval_s, max(left, 0.05)))
-
-    async def _session_still_active(self, session_id: str) -> bool:
-        """True unless the store says the session is over. A store that does not answer keeps the
-        connection until its access token expires: an outage must not disconnect every client."""
-        assert self._authenticator is not None
-        try:
-            return await self._authenticator.session_active(session_id)
-        except Exception as err:  # noqa: BLE001 - any store failure is "unknown", not "revoked"
-            logger.warning("session check failed; keeping the connection until its token expires",
-                           extra={"error": str(err)})
-            return True
 
     async def _send(self, connection: WebSocketConnection, frame: Frame) -> None:
         await connection.send_message(encode_frame(frame))
@@ -279,6 +282,6 @@ def _bearer_token(headers: list[tuple[bytes, bytes]]) -> str | None:
 
 
 def _apply(caller: Caller, authenticated: Authenticated) -> None:
-    caller.principal = Principal.account(authenticated.account)
+    caller.principal = Principal.account(authenticated.account, second_factor=authenticated.second_factor)
     caller.session_id = authenticated.session_id
     caller.access_expires_at = authenticated.expires_at

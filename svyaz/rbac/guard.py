@@ -20,6 +20,7 @@ from svyaz.rbac.actions import CATALOGUE, Catalogue
 from svyaz.rbac.errors import Forbidden
 from svyaz.rbac.policy import RolePolicy
 from svyaz.rbac.principal import Principal
+from svyaz.rbac.roles import ROLES_REQUIRING_2FA
 from svyaz.regions import KNOWN_REGIONS
 
 logger = logging.getLogger("svyaz.rbac.guard")
@@ -61,11 +62,15 @@ class Guard:
         target: str = "-",
         request_id: str,
         detail: Mapping[str, str] | None = None,
+        record_allowed: bool = True,
     ) -> None:
         """Return if `principal` may perform `action` in `region`; raise Forbidden otherwise.
 
         Raises AuditUnavailable for an allowed privileged action whose audit entry cannot be written.
         `detail` (small, non-secret) goes into the audit entry, e.g. `{"role": "moderator"}`.
+        `record_allowed=False` only where the use case checks again, with its real target and
+        region, and records that `allowed` entry itself (svyaz.rbac.administration); denials are
+        always recorded.
         """
         entry = self._catalogue.get(action)
         if entry is None:
@@ -83,7 +88,13 @@ class Guard:
             reason = "sign_in_required" if principal.anonymous else "not_permitted"
             await self.deny(principal, action, region, target=target, request_id=request_id,
                             reason=reason, detail=detail)
-        if entry.privileged:
+        if role in ROLES_REQUIRING_2FA and not principal.second_factor:
+            # The role may have been granted after this session signed in with a password alone.
+            await self.deny(principal, action, region, target=target, request_id=request_id,
+                            reason="second_factor_required", detail=detail,
+                            hint=f"the role {role} acts only in a session signed in with a second factor: "
+                                 "sign in again with `svyaz login --totp CODE`")
+        if entry.privileged and record_allowed:
             # AuditUnavailable propagates on purpose: no audit entry, no privileged action.
             await self._audit.record(AuditEvent(
                 actor=principal.actor, role=role, action=action, target=target, region=region,

@@ -48,9 +48,18 @@ async def test_the_operator_makes_the_first_admin_who_then_grants_roles(node):
     listed = await call_as(node, admin, "role.list")
     with pytest.raises(RemoteError) as self_grant:
         await call_as(node, admin, "role.grant", account="@olga:ru", role="auditor")
+    with pytest.raises(RemoteError) as password_only:  # her session from before 2FA: admin, but not here
+        await call_as(node, tokens, "role.grant", account="@pavel:ru", role="auditor")
 
     assert {(a["account"], a["role"]) for a in listed["assignments"]} == {("@olga:ru", "admin"), ("@pavel:ru", "moderator")}
     assert self_grant.value.code == "forbidden"
+    assert password_only.value.code == "forbidden" and "--totp" in password_only.value.hint
+    audit = node.database("compliance")["audit"]
+    assert audit.find_one({"actor": "@olga:ru", "outcome": "denied", "detail.reason": "second_factor_required"})
+    # One grant through the API: one `allowed` entry naming its target, then its result.
+    pavel_grant = list(audit.find({"action": "role.grant", "target": "@pavel:ru"}).sort("seq", 1))
+    assert [(e["outcome"], e["detail"]) for e in pavel_grant] == [
+        ("allowed", {"role": "moderator"}), ("success", {"role": "moderator", "changed": "yes"})]
     operator_entries = list(node.database("compliance")["audit"].find({"actor": {"$regex": "^operator:"}}))
     assert [e["action"] for e in operator_entries] == ["role.grant"]
 

@@ -61,10 +61,10 @@ def race(count, action):
         return list(pool.map(run, range(count)))
 
 
-def new_session(store, account=ALICE, *, now=NOW, device="laptop"):
+def new_session(store, account=ALICE, *, now=NOW, device="laptop", methods=("pwd",)):
     session_id = tokens.new_session_id()
     family, token = tokens.start_refresh_family(session_id, now, POLICY)
-    record = SessionRecord(session_id, account, device, "svyaz-cli/0.1", "10.0.0.1", now, now, family)
+    record = SessionRecord(session_id, account, device, "svyaz-cli/0.1", "10.0.0.1", now, now, family, methods)
     store.create_session(record)
     return record, token
 
@@ -186,6 +186,21 @@ def test_a_session_is_stored_and_read_back_whole(store):
     assert store.get_session("no-such-session-id-at-all") is None
     assert store.is_session_active(record.session_id, NOW + 1)
     assert not store.is_session_active(record.session_id, NOW + POLICY.idle_s)
+
+
+def test_a_session_keeps_how_it_signed_in(store):
+    with_otp, _ = new_session(store, methods=("otp", "pwd"))
+    assert store.get_session(with_otp.session_id).methods == ("otp", "pwd")
+
+
+def test_active_sessions_answers_for_many_sessions_at_once(store):
+    live, _ = new_session(store)
+    revoked, _ = new_session(store)
+    idle, _ = new_session(store, now=NOW - POLICY.idle_s)
+    store.revoke_session(revoked.session_id, reason="logout", now=NOW)
+    asked = [live.session_id, revoked.session_id, idle.session_id, "no-such-session-id-at-all"]
+    assert store.active_sessions(asked, NOW + 1) == {live.session_id}
+    assert store.active_sessions([], NOW) == set()
 
 
 def test_sessions_are_listed_newest_activity_first_and_revoked_ones_hidden(store):

@@ -24,8 +24,8 @@ from tests.integration.kafkatools import produce
 
 PROPAGATION_BOUND_S = 2.0
 ROUNDS = 10
-ROOT = Principal.account("@root:ru")
-BOB = Principal.account("@bob:ru")
+ROOT = Principal.account("@root:ru", second_factor=True)
+BOB = Principal.account("@bob:ru", second_factor=True)  # an auditor below, which needs it
 
 
 async def wait_until(predicate, bound_s: float = PROPAGATION_BOUND_S, *, since: float | None = None) -> float:

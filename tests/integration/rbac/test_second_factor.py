@@ -18,7 +18,7 @@ from svyaz.rbac.errors import Forbidden
 from svyaz.rbac.principal import Principal
 from tests.integration.rbac.conftest import HOME, PASSWORD
 
-ROOT = Principal.account("@root:ru")
+ROOT = Principal.account("@root:ru", second_factor=True)
 BOB = "@bob:ru"
 CAROL = "@carol:ru"
 
@@ -71,7 +71,7 @@ async def test_an_admin_the_operator_put_in_must_enrol_before_signing_in(seeded,
 
         with pytest.raises(SecondFactorRequired) as refused:
             await process.call(process.identity.login, CAROL, PASSWORD, device=HOME)
-        assert "admin" in str(refused.value) and "enrol" in refused.value.hint
+        assert "admin" in str(refused.value) and "svyaz 2fa enable" in refused.value.hint
 
         enrolment = await process.call(process.identity.begin_totp_enrolment, CAROL, PASSWORD, device=HOME)
         await process.call(process.identity.confirm_totp, CAROL, PASSWORD,
@@ -81,7 +81,9 @@ async def test_an_admin_the_operator_put_in_must_enrol_before_signing_in(seeded,
         assert signed_in.second_factor == "totp"
         # The token names the account; the guard finds the role in the index.
         claims = await process.call(process.identity.authenticate, signed_in.tokens.access_token)
-        assert process.guard.role_for(Principal.account(claims.sub), "role.grant", "ru") == "admin"
+        assert claims.amr == ("otp", "pwd")
+        principal = Principal.account(claims.sub, second_factor="otp" in claims.amr)
+        assert process.guard.role_for(principal, "role.grant", "ru") == "admin"
 
 
 async def test_a_grant_for_another_regions_account_needing_2fa_is_refused(seeded, open_process):

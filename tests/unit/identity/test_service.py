@@ -216,6 +216,20 @@ def test_enrolment_gives_ten_recovery_codes_and_then_a_code_is_required(service,
     assert result.second_factor == "totp"
 
 
+def test_the_session_and_its_tokens_say_whether_a_second_factor_signed_in(service, alice, clock):
+    password_only = service.login(ALICE, PASSWORD, device=HOME).tokens
+    assert service.authenticate(password_only.access_token).amr == ("pwd",)
+
+    secret, codes = enable_totp(service, clock)
+    with_code = service.login(ALICE, PASSWORD, device=HOME, totp_code=current_code(secret, clock)).tokens
+    assert service.authenticate(with_code.access_token).amr == ("otp", "pwd")
+    clock.advance(60)
+    # A refreshed token keeps the methods of the sign-in it continues.
+    assert service.authenticate(service.refresh(with_code.refresh_token).access_token).amr == ("otp", "pwd")
+    with_recovery = service.login(ALICE, PASSWORD, device=HOME, recovery_code=codes.codes[0]).tokens
+    assert service.authenticate(with_recovery.access_token).amr == ("otp", "pwd")
+
+
 def test_a_totp_code_works_once(service, alice, clock):
     secret, _ = enable_totp(service, clock)
     code = current_code(secret, clock)
@@ -279,7 +293,7 @@ def test_a_privileged_role_cannot_sign_in_without_2fa_and_is_told_why(service, s
         service.login(ALICE, PASSWORD, device=HOME)
     assert role in str(caught.value) and "two-factor" in str(caught.value)
     assert "moderator" not in str(caught.value)  # only the role that needs it is named
-    assert "enrol" in caught.value.hint
+    assert "svyaz 2fa enable" in caught.value.hint
     assert caught.value.code == "second_factor_required"
     assert store.sessions == {}
 

@@ -63,7 +63,8 @@ def test_the_token_is_version_kid_canonical_claims_and_a_streebog_mac():
     raw = unb64(payload)
     claims = json.loads(raw)
     assert raw == json.dumps(claims, sort_keys=True, separators=(",", ":")).encode()
-    assert set(claims) == {"sub", "sid", "iat", "exp", "jti"}  # no roles: svyaz.rbac holds those
+    assert set(claims) == {"sub", "sid", "amr", "iat", "exp", "jti"}  # no roles: svyaz.rbac holds those
+    assert claims["amr"] == ["pwd"]
     assert claims["exp"] - claims["iat"] == 60
     assert len(unb64(mac)) == 32
 
@@ -107,12 +108,22 @@ def test_changed_claims_break_the_mac(tamper):
 
 def test_a_correctly_signed_token_with_a_roles_claim_is_still_refused():
     # The old claim shape: even a genuine key holder cannot make a token that carries roles.
-    claims = {"sub": "@alice:ru", "sid": "s" * 22, "roles": ["admin"], "iat": int(NOW), "exp": int(NOW) + 60,
-              "jti": "j" * 16}
+    claims = {"sub": "@alice:ru", "sid": "s" * 22, "amr": ["pwd"], "roles": ["admin"], "iat": int(NOW),
+              "exp": int(NOW) + 60, "jti": "j" * 16}
     with pytest.raises(TokenInvalid, match="claims are malformed"):
         verify_access_token(KEYRING, signed_with_key(claims), NOW)
     del claims["roles"]
     assert verify_access_token(KEYRING, signed_with_key(claims), NOW).sub == "@alice:ru"
+
+
+def test_the_sign_in_methods_travel_in_the_token_and_cannot_be_made_up():
+    token = issue_access_token(KEY, AccessGrant(sub="@alice:ru", sid="s" * 22, amr=("pwd", "otp")), NOW)
+    assert verify_access_token(KEYRING, token, NOW).amr == ("otp", "pwd")
+    for amr in ([], ["pwd", "fingerprint"], "otp", [1]):
+        claims = {"sub": "@alice:ru", "sid": "s" * 22, "amr": amr, "iat": int(NOW), "exp": int(NOW) + 60,
+                  "jti": "j" * 16}
+        with pytest.raises(TokenInvalid, match="malformed"):
+            verify_access_token(KEYRING, signed_with_key(claims), NOW)
 
 
 def test_a_token_signed_with_another_key_is_invalid():

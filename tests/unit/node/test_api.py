@@ -13,9 +13,12 @@ class RecordingGuard:
     def __init__(self, allow: bool) -> None:
         self.allow = allow
         self.asked: list[str] = []
+        self.unrecorded: list[str] = []
 
-    async def check(self, principal, action, region, *, target="-", request_id):
+    async def check(self, principal, action, region, *, target="-", request_id, record_allowed=True):
         self.asked.append(action)
+        if not record_allowed:
+            self.unrecorded.append(action)
         if not self.allow:
             raise Forbidden(action)
 
@@ -51,6 +54,22 @@ async def test_an_allowed_call_reaches_its_handler_once():
 
     assert reply == {"type": "result", "id": "7", "data": {"ok": "sessions.list"}}
     assert ran == ["sessions.list"]
+
+
+async def test_a_self_checked_action_is_still_guarded_but_leaves_recording_to_its_use_case():
+    guard = RecordingGuard(allow=True)
+    api = Api(region="ru", guard=guard, handlers={"role.grant": _ok, "sessions.list": _ok},
+              self_checked=frozenset({"role.grant"}))
+
+    for action in ("role.grant", "sessions.list"):
+        await api.handle(Caller(address="192.0.2.1"), {"type": "call", "id": 1, "action": action})
+
+    assert guard.asked == ["role.grant", "sessions.list"]
+    assert guard.unrecorded == ["role.grant"]
+
+
+async def _ok(call):
+    return {}
 
 
 async def test_a_name_outside_the_catalogue_is_unknown_and_never_reaches_the_guard():

@@ -17,7 +17,7 @@ from svyaz.rbac.policy import load_policy
 from svyaz.rbac.principal import Principal
 from tests.unit.rbac.fakes import ListPublisher, MemoryStore, RecordingSink, SecondFactors, UnavailableSink
 
-ADMIN = Principal.account("@root:ru")
+ADMIN = Principal.account("@root:ru", second_factor=True)
 BOB = "@bob:ru"
 
 
@@ -88,7 +88,7 @@ async def test_conflicting_roles_are_refused_in_the_same_region_only(store, publ
 
 async def test_a_non_admin_cannot_grant_revoke_or_list(store, publisher, sink):
     admin, _ = await make(store, publisher, sink)
-    officer = Principal.account("@sec:ru")
+    officer = Principal.account("@sec:ru", second_factor=True)
     with pytest.raises(Forbidden):
         await admin.grant(officer, account=BOB, role="moderator", region="ru", request_id="r1")
     with pytest.raises(Forbidden):
@@ -183,7 +183,7 @@ async def test_a_caller_who_may_not_grant_learns_nothing_about_second_factors(st
     factors = SecondFactors()
     admin, _ = await make(store, publisher, sink, factors)
     with pytest.raises(Forbidden) as raised:
-        await admin.grant(Principal.account("@sec:ru"), account=BOB, role="admin", region="ru", request_id="r1")
+        await admin.grant(Principal.account("@sec:ru", second_factor=True), account=BOB, role="admin", region="ru", request_id="r1")
     assert raised.value.hint is None and factors.asked == []
     assert sink.events[-1].detail["reason"] == "not_permitted"
 

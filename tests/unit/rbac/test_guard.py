@@ -17,7 +17,7 @@ from svyaz.rbac.principal import Principal
 from tests.unit.rbac.fakes import RecordingSink, UnavailableSink
 
 ALICE = Principal.account("@alice:ru")
-OLGA = Principal.account("@olga:ru")  # granted roles below
+OLGA = Principal.account("@olga:ru", second_factor=True)  # granted roles below
 
 
 @pytest.fixture(scope="module")
@@ -97,6 +97,27 @@ async def test_a_privileged_allowed_action_is_audited_before_check_returns(guard
         actor="@olga:ru", role="admin", action="role.grant", target="@bob:ru", region="ru",
         request_id="r4", outcome="allowed", detail={"role": "moderator"},
     )]
+
+
+async def test_a_privileged_role_acts_only_in_a_session_signed_in_with_a_second_factor(guard, sink):
+    # Olga became admin after signing in with her password alone: the role is hers, but not here.
+    password_only = Principal.account("@olga:ru")
+    with pytest.raises(Forbidden) as refused:
+        await guard.check(password_only, "role.grant", "ru", target="@bob:ru", request_id="r4b")
+    assert "svyaz login --totp" in refused.value.hint
+    [event] = sink.events
+    assert (event.outcome, event.detail["reason"]) == ("denied", "second_factor_required")
+    # What her ordinary role allows needs no second factor; a moderator's review in by neither.
+    await guard.check(password_only, "sessions.list", "ru", request_id="r4c")
+    await guard.check(password_only, "moderation.review", "by", request_id="r4d")
+
+
+async def test_recording_an_allowed_entry_can_be_left_to_the_use_case_but_not_a_denial(guard, sink):
+    await guard.check(OLGA, "role.grant", "ru", request_id="r4e", record_allowed=False)
+    assert sink.events == []
+    with pytest.raises(Forbidden):
+        await guard.check(ALICE, "role.grant", "ru", request_id="r4f", record_allowed=False)
+    assert [event.outcome for event in sink.events] == ["denied"]
 
 
 async def test_a_plain_allowed_action_is_not_audited(guard, sink):
