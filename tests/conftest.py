@@ -10,10 +10,17 @@ from svyaz.stack.manager import Stack
 from svyaz.regions import default_state_dir
 
 
+# Every id handed out in this pytest run: the integration conftest removes their data afterwards,
+# and only theirs, so two runs sharing a stack never delete each other's databases mid-test.
+ISSUED_TEST_IDS: set[str] = set()
+
+
 @pytest.fixture
 def test_id() -> str:
     """A short unique token for database names and topic prefixes, e.g. `t3f9a1c2b`."""
-    return "t" + uuid.uuid4().hex[:8]
+    issued = "t" + uuid.uuid4().hex[:8]
+    ISSUED_TEST_IDS.add(issued)
+    return issued
 
 
 def pytest_report_header(config) -> list[str]:

@@ -22,7 +22,8 @@ from svyaz.errors import SvyazError
 
 
 def register(commands: argparse._SubParsersAction) -> None:
-    account = commands.add_parser("account", help="accounts on this device: register, add, list, use, remove")
+    account = commands.add_parser("account", help="accounts on this device: register, add, list, use, remove, "
+                                                   "show, edit, password")
     account_actions = account.add_subparsers(dest="account_action", required=True, metavar="ACTION")
     reg = _command(account_actions, "register", "create an account on its home node, then sign in to it", _register)
     _account_arg(reg)
@@ -37,6 +38,13 @@ def register(commands: argparse._SubParsersAction) -> None:
     remove.add_argument("account")
     profile = _command(account_actions, "show", "the current account as the node sees it", _profile)
     _as_arg(profile)
+    edit = _command(account_actions, "edit", "change your profile: display name, about, who sees your presence",
+                    _edit_profile)
+    edit.add_argument("--display-name")
+    edit.add_argument("--about")
+    edit.add_argument("--presence", choices=("everyone", "contacts", "nobody"),
+                      help="who may see when you were last online")
+    _as_arg(edit)
     password = _command(account_actions, "password",
                         "change the password: stdin gives the current one, then the new one", _change_password)
     _password_args(password)
@@ -198,7 +206,19 @@ async def _profile(args: argparse.Namespace) -> Any:
     if args.json:
         return profile
     roles = ", ".join(profile["roles"]) or "none granted"
-    return f"{profile['account']} (region {profile['region']}): roles {roles}; 2FA {'on' if profile['two_factor'] else 'off'}"
+    name = f"{profile['display_name']} " if profile["display_name"] else ""
+    return (f"{name}{profile['account']} (region {profile['region']}): roles {roles}; "
+            f"2FA {'on' if profile['two_factor'] else 'off'}; presence visible to {profile['presence']}")
+
+
+async def _edit_profile(args: argparse.Namespace) -> Any:
+    changes = {name: value for name, value in (("display_name", args.display_name), ("about", args.about),
+                                               ("presence", args.presence)) if value is not None}
+    if not changes:
+        raise SvyazError("nothing to change", hint="pass --display-name, --about or --presence")
+    async with open_account_client(_book(), args.as_account) as client:
+        profile = await client.call("account.profile.update", **changes)
+    return profile if args.json else f"profile of {profile['account']} updated"
 
 
 async def _change_password(args: argparse.Namespace) -> Any:

@@ -35,6 +35,14 @@ class UnknownAccount(IdentityError):
     code = "unknown_account"
 
 
+class InvalidProfile(IdentityError):
+    code = "invalid_profile"
+
+    def __init__(self, field: str, message: str, *, hint: str | None = None) -> None:
+        super().__init__(message, hint=hint)
+        self.field = field
+
+
 class WeakPassword(IdentityError):
     code = "weak_password"
 

@@ -21,6 +21,7 @@ from collections.abc import Collection, Sequence
 from dataclasses import dataclass
 from typing import Protocol
 
+from svyaz.identity.profile import Profile
 from svyaz.identity.throttle import Failures
 from svyaz.identity.tokens import RefreshFamily, RefreshPolicy
 
@@ -74,6 +75,10 @@ class IdentityStorePort(Protocol):
     def set_password_hash(self, account_id: str, password_hash: str) -> None:
         """Raise UnknownAccount if there is no such account."""
         ...
+
+    def get_profile(self, account_id: str) -> Profile: ...
+
+    def save_profile(self, account_id: str, profile: Profile) -> None: ...
 
     # TOTP and recovery codes
     def enrol_totp(self, account_id: str, secret: str, now: float) -> None:

@@ -22,7 +22,7 @@ reads them through the `granted_roles` port, and `ROLES_REQUIRING_2FA` is svyaz.
 from __future__ import annotations
 
 import time
-from collections.abc import Callable, Collection
+from collections.abc import Callable, Collection, Mapping
 from dataclasses import dataclass, field
 from functools import cached_property
 
@@ -41,6 +41,7 @@ from svyaz.identity.errors import (
     TotpRequired,
 )
 from svyaz.identity.ports import AccountRecord, IdentityStorePort, SessionRecord, TotpRecord
+from svyaz.identity.profile import Profile, apply_changes
 from svyaz.identity.recovery import RecoveryCodes
 from svyaz.identity.throttle import ThrottlePolicy
 from svyaz.identity.tokens import (
@@ -143,6 +144,16 @@ class IdentityService:
         passwords.check_password(password, account)
         password_hash = passwords.hash_password(password, iterations=self._config.password_iterations)
         return self._store.create_account(str(account), password_hash, self._clock())
+
+    def profile(self, account_id: str) -> Profile:
+        return self._store.get_profile(str(self._local_account(account_id)))
+
+    def update_profile(self, account_id: str, changes: Mapping[str, object]) -> Profile:
+        """Apply `changes` (some of display_name, about, presence) whole, or raise InvalidProfile."""
+        account = str(self._local_account(account_id))
+        updated = apply_changes(self._store.get_profile(account), changes)
+        self._store.save_profile(account, updated)
+        return updated
 
     def has_confirmed_second_factor(self, account_id: str) -> bool:
         """Whether `account_id` is an account of this node with TOTP confirmed (a pending enrolment

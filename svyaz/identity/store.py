@@ -45,6 +45,7 @@ from svyaz.identity.errors import (
     UnknownAccount,
 )
 from svyaz.identity.ports import AccountRecord, SessionRecord, TotpRecord
+from svyaz.identity.profile import Profile
 from svyaz.identity.throttle import Failures, ThrottlePolicy
 from svyaz.identity.tokens import RefreshFamily, RefreshPolicy
 
@@ -77,6 +78,7 @@ class IdentityStore:
 
     def __init__(self, database: Database, *, throttle: ThrottlePolicy = ThrottlePolicy()) -> None:
         self._accounts = database["accounts"]
+        self._profiles = database["profiles"]
         self._totp = database["totp"]
         self._totp_pending = database["totp_pending"]
         self._totp_steps = database["totp_steps"]
@@ -121,6 +123,19 @@ class IdentityStore:
         result = self._accounts.update_one({"_id": account_id}, {"$set": {"password_hash": password_hash}})
         if result.matched_count != 1:
             raise UnknownAccount(f"no account {account_id}")
+
+    @_driver_errors
+    def get_profile(self, account_id: str) -> Profile:
+        """The account's profile; the defaults until it first changes one."""
+        doc = self._profiles.find_one({"_id": account_id})
+        if doc is None:
+            return Profile()
+        return Profile(display_name=doc["display_name"], about=doc["about"], presence=doc["presence"])
+
+    @_driver_errors
+    def save_profile(self, account_id: str, profile: Profile) -> None:
+        # A whole-document replace: the last of two simultaneous edits wins, never a mix of both.
+        self._profiles.replace_one({"_id": account_id}, {"_id": account_id, **profile.as_dict()}, upsert=True)
 
     # --- TOTP and recovery codes ------------------------------------------------------------------
 

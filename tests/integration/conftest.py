@@ -18,6 +18,7 @@ from pymongo import MongoClient
 from pymongo.errors import PyMongoError
 
 from svyaz.regions import PORTS
+from tests.conftest import ISSUED_TEST_IDS
 from svyaz.stack.manager import Stack
 from svyaz.regions import default_state_dir
 from svyaz.stack.topology import kafka_bootstrap, mongo_url, parse_regions
@@ -55,9 +56,14 @@ def stack() -> StackEndpoints:
 TEST_NAMES = re.compile(r"^t[0-9a-f]{8}[_.]")
 
 
+def _issued_here(name: str) -> bool:
+    return TEST_NAMES.match(name) is not None and name[:9] in ISSUED_TEST_IDS
+
+
 @pytest.fixture(scope="session", autouse=True)
 def drop_test_data():
-    """After the session, remove what tests left on the shared stack (their own names only)."""
+    """After the session, remove what this session's tests left on the shared stack (their own
+    names only: another run on the same stack may still be using its own)."""
     yield
     if not _stack_used:
         return
@@ -65,10 +71,10 @@ def drop_test_data():
         try:
             with MongoClient(mongo_url(region), serverSelectionTimeoutMS=3000) as client:
                 for name in client.list_database_names():
-                    if TEST_NAMES.match(name):
+                    if _issued_here(name):
                         client.drop_database(name)
             admin = AdminClient({"bootstrap.servers": kafka_bootstrap(region)})
-            doomed = [t for t in admin.list_topics(timeout=10).topics if TEST_NAMES.match(t)]
+            doomed = [t for t in admin.list_topics(timeout=10).topics if _issued_here(t)]
             for future in (admin.delete_topics(doomed).values() if doomed else []):
                 future.result(timeout=30)
         except (PyMongoError, KafkaException):

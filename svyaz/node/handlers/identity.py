@@ -39,6 +39,7 @@ class IdentityHandlers:
             "auth.login": self.login,
             "auth.refresh": self.refresh,
             "account.profile.read": self.profile,
+            "account.profile.update": self.update_profile,
             "account.password.change": self.change_password,
             "2fa.enable": self.enable_2fa,
             "2fa.confirm": self.confirm_2fa,
@@ -119,8 +120,17 @@ class IdentityHandlers:
     async def profile(self, call: Call) -> dict[str, Any]:
         account = call.caller.principal.actor
         second_factor = await self._run(self._service.has_confirmed_second_factor, account)
+        profile = await self._run(self._service.profile, account)
         return {"account": account, "region": call.region, "roles": list(self._granted_roles(account)),
-                "two_factor": second_factor, "session_id": call.caller.session_id}
+                "two_factor": second_factor, "session_id": call.caller.session_id, **profile.as_dict()}
+
+    async def update_profile(self, call: Call) -> dict[str, Any]:
+        """Some of display_name, about, presence; audited with the names of the fields, not their values."""
+        account = call.caller.principal.actor
+        changes = dict(call.args)
+        profile = await self._attempt(call, account, self._service.update_profile, account, changes)
+        await self._record(call, actor=account, target=account, outcome="success", fields=",".join(sorted(changes)))
+        return {"account": account, **profile.as_dict()}
 
     async def change_password(self, call: Call) -> dict[str, Any]:
         """Needs the current password; every other session of the account ends (ASVS 7.4.3)."""

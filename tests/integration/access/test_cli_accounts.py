@@ -105,3 +105,20 @@ async def test_a_password_change_signs_out_the_other_sessions(node, tmp_path):
     assert old.returncode == 1
     await svyaz(tmp_path, "login", "--account", "@julia:ru", "--node", node.url, "--password-stdin",
                 stdin="new granite meadow 31\n")
+
+
+async def test_a_profile_is_edited_from_the_cli_and_a_bad_edit_changes_nothing(node, tmp_path):
+    await svyaz(tmp_path, "account", "register", "--account", "@irina:ru", "--node", node.url,
+                "--password-stdin", stdin=PASSWORD + "\n")
+    edited = output(await svyaz(tmp_path, "account", "edit", "--display-name", "Ирина", "--presence", "contacts",
+                                "--json"))
+    refused = await svyaz(tmp_path, "account", "edit", "--display-name", "Ири\u202eна", "--about", "fine", check=False)
+    shown = output(await svyaz(tmp_path, "account", "show", "--json"))
+
+    assert (edited["display_name"], edited["presence"]) == ("Ирина", "contacts")
+    assert refused.returncode == 1 and b"display_name contains control" in refused.stderr
+    assert (shown["display_name"], shown["about"], shown["presence"]) == ("Ирина", "", "contacts")
+    entries = list(node.database("compliance")["audit"].find({"action": "account.profile.update"}).sort("seq", 1))
+    assert [(e["outcome"], e["detail"].get("fields"), e["detail"].get("reason")) for e in entries] == [
+        ("success", "display_name,presence", None), ("failure", None, "invalid_profile")]
+    assert "Ирина" not in str(entries)  # the audit log names the fields, never their values

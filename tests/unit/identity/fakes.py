@@ -11,6 +11,7 @@ from dataclasses import replace
 from svyaz.identity import tokens
 from svyaz.identity.errors import DuplicateAccount, RefreshReuse, TokenInvalid, TotpAlreadyEnabled, UnknownAccount
 from svyaz.identity.ports import AccountRecord, SessionRecord, TotpRecord
+from svyaz.identity.profile import Profile
 from svyaz.identity.throttle import Failures, ThrottlePolicy
 from svyaz.identity.tokens import RefreshPolicy
 
@@ -21,6 +22,7 @@ class FakeIdentityStore:
         self.totp: dict[str, TotpRecord] = {}
         self.sessions: dict[str, SessionRecord] = {}
         self.failures: list[tuple[str, str, float]] = []
+        self.profiles: dict[str, Profile] = {}
         self._throttle = throttle
 
     def create_account(self, account_id: str, password_hash: str, now: float) -> AccountRecord:
@@ -34,6 +36,12 @@ class FakeIdentityStore:
 
     def set_password_hash(self, account_id: str, password_hash: str) -> None:
         self.accounts[account_id] = replace(self._account(account_id), password_hash=password_hash)
+
+    def get_profile(self, account_id: str) -> Profile:
+        return self.profiles.get(account_id, Profile())
+
+    def save_profile(self, account_id: str, profile: Profile) -> None:
+        self.profiles[account_id] = profile
 
     def enrol_totp(self, account_id: str, secret: str, now: float) -> None:
         current = self.totp.get(account_id)
