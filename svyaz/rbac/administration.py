@@ -8,10 +8,15 @@ failure is logged.
 Rules beyond what policy.csv can say are enforced here, through the guard so every refusal is
 audited: nobody grants a role to themselves, one account never holds two conflicting roles in one
 region (see `roles.conflicts_with`), and a role in ROLES_REQUIRING_2FA goes only to an account with
-a confirmed second factor (asked through the `second_factor` port; svyaz.identity answers). These
-checks read and then the grant writes; without transactions two simultaneous conflicting grants by
-different admins could both pass, as could a grant racing the owner turning 2FA off. The audit log
-shows both, and identity refuses such an account's next sign-in without 2FA.
+a confirmed second factor (asked through the `second_factor` port; svyaz.identity answers).
+
+FerretDB has no transactions, so these checks read and then the grant writes. Two simultaneous
+conflicting grants by different admins could both pass the check; so after writing, a grant reads
+the account's roles again and, finding a conflicting one, takes itself back and is refused (both
+racers may; neither role then stays, the safe outcome). A grant racing the owner turning 2FA off can
+leave a role needing 2FA on an account without it: harmless, because identity refuses that
+account's sign-in without 2FA and the guard acts on such roles only in sessions signed in with a
+second factor.
 """
 
 from __future__ import annotations
@@ -77,10 +82,31 @@ class RoleAdministration:
         assignment = RoleAssignment(account, role, region, granted_by=principal.actor,
                                     granted_at=datetime.now(timezone.utc))
         judged = self._guard.role_for(principal, "role.grant", region)
-        async with self._recording(principal, judged, "role.grant", assignment, request_id) as outcome:
-            outcome["changed"] = await self._store.grant(assignment)
-        await self._announce(RoleChange(account=account, op="grant", role=role, region=region))
+        raced: frozenset[str] = frozenset()
+        try:
+            async with self._recording(principal, judged, "role.grant", assignment, request_id) as outcome:
+                outcome["changed"] = await self._store.grant(assignment)
+                if outcome["changed"]:
+                    raced = await self._take_back_if_conflicting(assignment)
+                    outcome["taken_back"] = bool(raced)
+        finally:
+            await self._announce(RoleChange(account=account, op="grant", role=role, region=region))
+        if raced:
+            await self._guard.deny(principal, "role.grant", region, target=account, request_id=request_id,
+                                   reason="conflicting_roles",
+                                   detail={**detail, "conflicts": ",".join(sorted(raced)), "concurrent": "yes"},
+                                   hint="another admin granted a conflicting role at the same moment; "
+                                        "check `svyaz role list` and decide which one the account keeps")
         return assignment
+
+    async def _take_back_if_conflicting(self, assignment: RoleAssignment) -> frozenset[str]:
+        """Re-read after writing: a conflicting role granted meanwhile makes this grant undo itself.
+        Returns the conflicting roles found (empty if the grant stands)."""
+        held = {a.role for a in await self._store.list(account=assignment.account, region=assignment.region)}
+        conflicting = conflicts_with(assignment.role, held - {assignment.role})
+        if conflicting:
+            await self._store.revoke(assignment.account, assignment.role, assignment.region)
+        return conflicting
 
     async def revoke(self, principal: Principal, *, account: str, role: str, region: str,
                      request_id: str) -> bool:
@@ -130,6 +156,8 @@ class RoleAdministration:
             detail = {"role": assignment.role}
             if result == "success":
                 detail["changed"] = "yes" if outcome["changed"] else "no"
+                if outcome.get("taken_back"):
+                    detail["taken_back"] = "concurrent_conflict"
             event = AuditEvent(actor=principal.actor, role=judged or "none", action=action,
                                target=assignment.account, region=assignment.region,
                                request_id=request_id, outcome=result, detail=detail)

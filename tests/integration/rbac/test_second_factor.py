@@ -93,3 +93,28 @@ async def test_a_grant_for_another_regions_account_needing_2fa_is_refused(seeded
             await process.admin.grant(ROOT, account="@bob:by", role="auditor", region="ru", request_id="g1")
         assert process.sink.events[-1].detail["reason"] == "second_factor_required"
         await process.admin.grant(ROOT, account="@bob:by", role="moderator", region="ru", request_id="g2")
+
+
+async def test_two_admins_granting_conflicting_roles_at_once_never_leave_both(seeded, open_process,
+                                                                             with_second_factor):
+    # security_officer and auditor may not be combined; two processes grant them at the same moment.
+    async with open_process() as first, open_process() as second:
+        await with_second_factor(first, BOB)
+        for round_ in range(8):
+            outcomes: list[str] = []
+
+            async def grant(process, role: str) -> None:
+                try:
+                    await process.admin.grant(ROOT, account=BOB, role=role, region="ru", request_id=f"{role}{round_}")
+                    outcomes.append(role)
+                except Forbidden:
+                    outcomes.append("refused")
+
+            async with trio.open_nursery() as both:
+                both.start_soon(grant, first, "security_officer")
+                both.start_soon(grant, second, "auditor")
+            held = {a.role for a in await seeded.list(account=BOB, region="ru")}
+            assert held in ({"security_officer"}, {"auditor"}, set()), (round_, held, outcomes)
+            assert held == {role for role in outcomes if role != "refused"}
+            for role in held:
+                await seeded.revoke(BOB, role, "ru")

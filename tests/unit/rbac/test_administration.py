@@ -208,3 +208,25 @@ async def test_a_second_factor_port_that_cannot_answer_stops_the_grant(store, pu
     with pytest.raises(RuntimeError):
         await admin.grant(ADMIN, account=BOB, role="admin", region="ru", request_id="r1")
     assert (BOB, "admin", "ru") not in store.rows and publisher.changes == []
+
+
+async def test_a_grant_that_raced_a_conflicting_one_takes_itself_back_and_is_refused(store, publisher, sink):
+    class RacingStore(MemoryStore):
+        """Another admin's conflicting grant lands between this grant's check and its write."""
+
+        async def grant(self, assignment):
+            if assignment.role == "auditor":
+                self.rows[(BOB, "security_officer", "ru")] = RoleAssignment(BOB, "security_officer", "ru")
+            return await super().grant(assignment)
+
+    racing = RacingStore(list(store.rows.values()))
+    admin, _ = await make(racing, publisher, sink)
+
+    with pytest.raises(Forbidden) as refused:
+        await admin.grant(ADMIN, account=BOB, role="auditor", region="ru", request_id="r1")
+
+    assert {a.role for a in await racing.list(account=BOB, region="ru")} == {"security_officer"}
+    assert "another admin" in refused.value.hint
+    assert [(e.outcome, e.detail.get("taken_back"), e.detail.get("concurrent")) for e in sink.events] == [
+        ("allowed", None, None), ("success", "concurrent_conflict", None), ("denied", None, "yes")]
+    assert publisher.changes[-1].account == BOB  # the other processes reload the account either way
