@@ -1,8 +1,10 @@
 """Where the node's audit signing key lives, and checking checkpoint signatures against public keys.
 
 Default location: `$SVYAZ_STATE_DIR/<region>/audit/` (state dir `.svyaz/` in the working directory
-when the variable is unset, as for the stack): `signing_key.pem` (0600, private) and
-`signing_key.pub.pem` (public, for `svyaz audit verify` and auditors).
+when the variable is unset, as for the stack): `signing_key.pem` (0600, private),
+`signing_key.pub.pem` (public, for `svyaz audit verify` and auditors), `retired/<key_id>.pub.pem`
+(public keys of earlier keys, kept by `svyaz audit keygen --rotate` so that their checkpoints still
+verify) and `anchors.jsonl` (a copy of every checkpoint made with these keys, see `anchors`).
 """
 
 from __future__ import annotations
@@ -16,13 +18,23 @@ from svyaz.errors import SvyazError
 from svyaz.gost import signing
 from svyaz.regions import default_state_dir
 
+RETIRED_DIR = "retired"
+RETIRED_PUBLIC_SUFFIX = ".pub.pem"
+ANCHORS_FILE = "anchors.jsonl"
+
 
 def default_key_dir(region: str, environ: Mapping[str, str] = os.environ) -> Path:
     return default_state_dir(environ) / region / "audit"
 
 
-def default_public_key(region: str, environ: Mapping[str, str] = os.environ) -> Path:
-    return default_key_dir(region, environ) / signing.PUBLIC_KEY_FILE
+def retired_public_key(key_dir: Path, key_id: str) -> Path:
+    return key_dir / RETIRED_DIR / f"{key_id}{RETIRED_PUBLIC_SUFFIX}"
+
+
+def trusted_public_keys(key_dir: Path) -> list[Path]:
+    """The current public key and every retired one in `key_dir` (listed now, read later)."""
+    retired = sorted((key_dir / RETIRED_DIR).glob(f"*{RETIRED_PUBLIC_SUFFIX}"))
+    return [key_dir / signing.PUBLIC_KEY_FILE, *retired]
 
 
 class PublicKeys:
@@ -45,7 +57,8 @@ class PublicKeys:
                 except OSError as err:
                     raise SvyazError(
                         f"cannot read the audit public key {path}: {err.strerror}",
-                        hint="pass --public-key with the node's signing_key.pub.pem",
+                        hint="pass --key-dir with the node's audit key directory, or --public-key "
+                             "with its public keys",
                     ) from err
             self._by_id = {signing.key_id(pem): pem for pem in pems}
         return self._by_id

@@ -12,13 +12,15 @@ import logging
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from functools import partial
+from pathlib import Path
 
 import trio
 
 from svyaz.compliance.audit.chain import check_event
 from svyaz.compliance.audit.checkpoint import Checkpoint, CheckpointPolicy
-from svyaz.compliance.audit.checkpointer import AuditTampered, Checkpointer, Signer
+from svyaz.compliance.audit.checkpointer import AuditTampered, Checkpointer
 from svyaz.compliance.audit.event import AuditEvent, AuditUnavailable
+from svyaz.compliance.audit.signer import Signer
 from svyaz.compliance.audit.store import MongoAuditStore
 from svyaz.errors import SvyazError
 
@@ -92,17 +94,22 @@ async def open_audit_log(
     *,
     signer: Signer | None = None,
     policy: CheckpointPolicy = DEFAULT_POLICY,
+    anchors: Path | None = None,
     timeout_s: float = 2.0,
     max_threads: int = 4,
 ) -> AsyncIterator[AuditLog]:
     """An AuditLog on `<database_prefix>_compliance` at `url`, with timed checkpoints running while
-    the block runs (if there is a `signer`). The client is closed on exit, within `timeout_s`."""
+    the block runs (if there is a `signer`). The client is closed on exit, within `timeout_s`.
+
+    A `signer` loaded from a key dir is followed there (a rotated key is used from the next
+    checkpoint on), and checkpoints are anchored in `anchors` (default: `anchors.jsonl` in that
+    key dir)."""
     limiter = trio.CapacityLimiter(max_threads)
     # A thread: a mongodb+srv:// URL makes the client constructor resolve DNS.
     connect = partial(MongoAuditStore.connect, url, database_prefix, timeout_s=timeout_s)
     store = await trio.to_thread.run_sync(connect, limiter=limiter)
     try:
-        checkpointer = Checkpointer(store, signer) if signer is not None else None
+        checkpointer = Checkpointer(store, signer, anchors=anchors) if signer is not None else None
         log = AuditLog(store, limiter=limiter, checkpointer=checkpointer, policy=policy)
         async with trio.open_nursery() as nursery:
             await nursery.start(log.run)

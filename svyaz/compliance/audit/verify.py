@@ -13,6 +13,8 @@ Diagnosis works from what an attacker with write access to the database can do:
   rewritten          the chain is self-consistent but entry K's hash differs from the signed
                      checkpoint at K (entries were changed and every later hash recomputed)
   forged_checkpoint  a checkpoint is malformed or its signature does not verify
+  forged_anchor      a line of the anchor file outside the database is malformed or not genuine
+                     (found by `anchors`, which also reports truncated and rewritten)
 
 Pure: signatures are checked and hashes located through functions the caller passes in.
 """
@@ -27,7 +29,9 @@ from typing import Any
 from svyaz.compliance.audit.chain import GENESIS_HASH, ChainEntry, MalformedEntry, parse_entry, recompute
 from svyaz.compliance.audit.checkpoint import Checkpoint, MalformedCheckpoint, parse_checkpoint
 
-KINDS = ("edited", "deleted", "inserted", "reordered", "truncated", "rewritten", "forged_checkpoint")
+KINDS = (
+    "edited", "deleted", "inserted", "reordered", "truncated", "rewritten", "forged_checkpoint", "forged_anchor",
+)
 
 Document = Mapping[str, Any]
 SignatureCheck = Callable[[Checkpoint], "str | None"]  # None if genuine, else why not
@@ -56,6 +60,7 @@ class Report:
     last_hash: str
     last_checkpoint: int | None  # seq of the last checkpoint found genuine and matching
     finding: Finding | None
+    anchors: int | None = None  # lines of the anchor file checked; None if there was none
 
     @property
     def ok(self) -> bool:
@@ -64,14 +69,17 @@ class Report:
     def summary(self) -> str:
         if self.finding is None:
             if self.last_checkpoint is None:
-                return f"ok: {self.entries} entries, no signed checkpoint yet"
+                return f"ok: {self.entries} entries, no signed checkpoint yet" + self._anchor_summary()
             text = f"ok: {self.entries} entries, last checkpoint at seq {self.last_checkpoint}"
             uncovered = self.last_seq - self.last_checkpoint
             if uncovered:
                 text += f" ({uncovered} later entries not yet covered by a signature)"
-            return text
+            return text + self._anchor_summary()
         where = f" at seq {self.finding.position}" if self.finding.position is not None else ""
         return f"tampered: {self.finding.kind}{where}: {self.finding.explanation}"
+
+    def _anchor_summary(self) -> str:
+        return "" if self.anchors is None else f"; all {self.anchors} anchored checkpoints are in the database"
 
     def as_dict(self) -> dict[str, Any]:
         return {
@@ -79,6 +87,7 @@ class Report:
             "entries": self.entries,
             "last_seq": self.last_seq,
             "last_checkpoint": self.last_checkpoint,
+            "anchors": self.anchors,
             "kind": self.finding.kind if self.finding else None,
             "position": self.finding.position if self.finding else None,
             "explanation": self.finding.explanation if self.finding else None,

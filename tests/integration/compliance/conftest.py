@@ -4,9 +4,11 @@ made by OpenSSL, and the audit CLI run as a separate process like an auditor wou
 from __future__ import annotations
 
 import json
+import os
 import socket
 import subprocess
 import sys
+import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -90,12 +92,22 @@ class CliResult:
 
 
 def run_audit_cli(*arguments: str, cwd: Path | None = None) -> CliResult:
-    """`svyaz audit ...` as its own process (the module entry point, the same parser)."""
-    result = subprocess.run(
-        [sys.executable, "-m", "svyaz.compliance.audit.cli", "audit", *arguments],
-        capture_output=True, text=True, timeout=120, cwd=cwd,
-    )
+    """`svyaz audit ...` as its own process (the module entry point, the same parser).
+
+    In an empty state dir of its own: the defaults (key dir, anchor file) never reach the
+    developer's `.svyaz/`, where a node may have left keys and anchors of another database.
+    """
+    with tempfile.TemporaryDirectory(prefix="svyaz-state-") as state:
+        result = subprocess.run(
+            [sys.executable, "-m", "svyaz.compliance.audit.cli", "audit", *arguments],
+            capture_output=True, text=True, timeout=120, cwd=cwd,
+            env={**os.environ, "SVYAZ_STATE_DIR": state},
+        )
     return CliResult(result.returncode, result.stdout, result.stderr)
+
+
+def store_options(audit_db: AuditDatabase) -> tuple[str, ...]:
+    return ("--region", REGION, "--store-url", audit_db.url, "--database-prefix", audit_db.prefix)
 
 
 def verify_cli(audit_db: AuditDatabase, keypair: GostKeyPair, *extra: str) -> CliResult:

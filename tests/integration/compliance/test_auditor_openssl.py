@@ -11,6 +11,7 @@ import pytest
 
 from svyaz.compliance.audit.checkpointer import Checkpointer
 from svyaz.compliance.audit.store import MongoAuditStore
+from svyaz.compliance.audit.keys import ANCHORS_FILE
 from svyaz.gost.signing import PUBLIC_KEY_FILE
 from tests.integration.compliance.conftest import audit_event
 
@@ -89,3 +90,20 @@ def test_plain_openssl_rejects_a_checkpoint_whose_seq_was_changed(log, keypair, 
     )
 
     assert result.stdout.strip() == "Verification failure"
+
+
+def test_the_anchor_file_checks_with_jq_and_openssl(log, keypair, tmp_path):
+    key_dir = keypair.private_key_path.parent
+    result = shell(
+        f"""
+        diff <(jq -cS . {key_dir / ANCHORS_FILE} | sort) <(svyaz audit export $STORE --checkpoints | jq -cS . | sort)
+        tail -n 1 {key_dir / ANCHORS_FILE} > anchor.json
+        jq -jcS '{{entry_hash, key_id, seq, time}}' anchor.json > payload
+        jq -j .signature anchor.json | base64 -d > signature.bin
+        openssl dgst -engine gost -md_gost12_256 -verify {key_dir / PUBLIC_KEY_FILE} -signature signature.bin payload
+        """,
+        tmp_path, log,
+    )
+
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.strip() == "Verified OK"

@@ -48,7 +48,7 @@ def test_json_output_when_intact(log, keypair):
 
     assert result.code == 0
     assert result.json == {
-        "ok": True, "entries": 10, "last_seq": 10, "last_checkpoint": 10,
+        "ok": True, "entries": 10, "last_seq": 10, "last_checkpoint": 10, "anchors": None,
         "kind": None, "position": None, "explanation": None,
     }
 

@@ -331,7 +331,8 @@ def test_the_json_form_carries_the_same_facts(chain):
     del chain[3]
 
     assert verify(chain).as_dict() == {
-        "ok": False, "entries": 3, "last_seq": 3, "last_checkpoint": None, "kind": "deleted", "position": 4,
+        "ok": False, "entries": 3, "last_seq": 3, "last_checkpoint": None, "anchors": None,
+        "kind": "deleted", "position": 4,
         "explanation": "entry 4 is missing: after seq 3 comes seq 5",
     }
 
