@@ -1,6 +1,7 @@
 """Benchmark FerretDB 1.24 on its SQLite backend against its PostgreSQL backend.
 
 Run:  .venv/bin/python bench/store_backends.py [--ops N] [--json]
+      [--ferretdb PATH] [--baseline-ferretdb PATH]
 
 The script is self-contained: in a fresh temporary directory it starts a private PostgreSQL
 cluster (as the ``postgres`` OS user when run as root) and two FerretDB processes, one per backend,
@@ -18,7 +19,14 @@ Each phase stops after N operations or --phase-seconds, whichever comes first (t
 the n measured), and runs on every backend before the next phase starts, so that background load
 on a shared machine falls on both alike.
 
-Only the standard library and pymongo are used. No fakes: both sides are real servers.
+FerretDB is the local stack's build (FerretDB plus the patches in deploy/ferretdb/, built and cached
+by svyaz.stack.toolchain on first use) unless --ferretdb names another binary. --baseline-ferretdb
+adds a third column, "sqlite-baseline": the SQLite backend on that binary, e.g. an unpatched
+FerretDB, interleaved with the others so both builds see the same background load
+(docs/adr/0003-ferretdb-id-index-patch.md compares the two for find_one by _id).
+
+Besides svyaz.stack.toolchain (only to find the binary), the standard library and pymongo are
+used. No fakes: every side is a real server.
 """
 
 from __future__ import annotations
@@ -48,13 +56,14 @@ import bson
 import pymongo
 from pymongo import MongoClient
 
-DEFAULT_FERRETDB = os.environ.get("SVYAZ_FERRETDB", "/root/.cache/svyaz/bin/ferretdb-v1.24.2")
+DEFAULT_FERRETDB = os.environ.get("SVYAZ_FERRETDB")  # unset: the local stack's build
 DEFAULT_PG_BIN = os.environ.get("SVYAZ_PG_BIN", "/usr/lib/postgresql/15/bin")
 
 # Ports the rest of the dev stack (Kafka brokers, local FerretDB regions, exporters) may hold.
 RESERVED_PORTS = ((19092, 39093), (27117, 27318), (8101, 8103), (9101, 9103))
 
 BACKENDS = ("sqlite", "postgresql")
+BASELINE = "sqlite-baseline"  # the SQLite backend on --baseline-ferretdb
 CHATS = 200
 DEFAULT_FILL = 20_000
 BATCH = 100
@@ -227,22 +236,25 @@ class Ferret:
                                                       "serverSelectionTimeoutMS": 2000, **kw})
 
 
-def start_ferretdb(stack: Stack, binary: Path, backend: str, pg: Postgres | None) -> Ferret:
+def start_ferretdb(stack: Stack, binary: Path, backend: str, pg: Postgres | None,
+                   label: str | None = None) -> Ferret:
+    """A FerretDB on `backend`; `label` (default: the backend) names its directories and log."""
+    label = label or backend
     t0 = time.perf_counter()
     port, debug_port = free_port(stack.ports), free_port(stack.ports)
-    state = stack.root / f"state-{backend}"
+    state = stack.root / f"state-{label}"
     state.mkdir()
     argv = [str(binary), f"--listen-addr=127.0.0.1:{port}", f"--debug-addr=127.0.0.1:{debug_port}",
             "--telemetry=disable", f"--state-dir={state}", "--log-level=WARN"]
     data_dir = None
     if backend == "sqlite":
-        data_dir = stack.root / "sqlite"
+        data_dir = stack.root / label
         data_dir.mkdir()
         argv += ["--handler=sqlite", f"--sqlite-url=file:{data_dir}/"]
     else:
         assert pg is not None
         argv += ["--handler=postgresql", f"--postgresql-url={pg.url}"]
-    proc = stack.spawn(f"ferretdb-{backend}", argv)
+    proc = stack.spawn(f"ferretdb-{label}", argv)
     ferret = Ferret(backend, port, 0.0, data_dir)
 
     def ready() -> bool:
@@ -253,9 +265,25 @@ def start_ferretdb(stack: Stack, binary: Path, backend: str, pg: Postgres | None
         except pymongo.errors.PyMongoError:
             return False
 
-    wait_until(ready, proc, f"ferretdb ({backend})")
+    wait_until(ready, proc, f"ferretdb ({label})")
     ferret.ready_s = time.perf_counter() - t0
     return ferret
+
+
+def stack_ferretdb(progress: Callable[[str], None]) -> Path:
+    """The local stack's FerretDB build, built into the cache first if it is not there yet."""
+    from svyaz.errors import SvyazError
+    from svyaz.stack.toolchain import ferretdb_binary
+
+    try:
+        return ferretdb_binary(progress)
+    except SvyazError as e:
+        raise BenchError(f"{e} (fix: {e.hint})" if e.hint else str(e)) from e
+
+
+def version_of(binary: Path) -> str:
+    """`v1.24.2`, or `v1.24.2-svyaz1` for the stack's build, from `ferretdb --version`."""
+    return run_checked([str(binary), "--version"]).splitlines()[0].split()[-1]
 
 
 # --------------------------------------------------------------------------- workload
@@ -317,11 +345,17 @@ def measure(op: Callable[[int], object], n: int, budget_s: float,
     return lat, (time.perf_counter_ns() - t0) / 1e9
 
 
+def sqlite_step(detail: str) -> str:
+    """"SCAN t" -> "SCAN"; "SEARCH t USING INDEX t__id_ (<expr>=?)" -> "SEARCH USING INDEX t__id_"."""
+    words = detail.split(" (", 1)[0].split(" ")
+    return " ".join([words[0], *words[words.index("USING"):]]) if "USING" in words else words[0]
+
+
 def plan_summary(explain: dict) -> str:
-    """The scan node(s) of FerretDB's explain output, for SQLite ("SCAN t") and PostgreSQL."""
+    """The scan node(s) of FerretDB's explain output, for SQLite ("SCAN") and PostgreSQL."""
     plan = explain.get("queryPlanner", {}).get("Plan")
     if isinstance(plan, list):  # SQLite: EXPLAIN QUERY PLAN rows
-        return "; ".join(row.split("detail=", 1)[-1].split(" ")[0] for row in plan) or "?"
+        return "; ".join(sqlite_step(row.split("detail=", 1)[-1]) for row in plan) or "?"
     nodes: list[str] = []
 
     def walk(node: dict) -> None:
@@ -470,7 +504,7 @@ def dir_bytes(path: Path) -> int:
 def render_table(report: dict) -> str:
     env = report["environment"]
     r = report["results"]
-    cols = [b for b in BACKENDS if b in r]
+    cols = list(r)
     rows: list[tuple[str, ...]] = []
 
     def add(label: str, fmt: Callable[[dict], str]) -> None:
@@ -520,8 +554,9 @@ def render_table(report: dict) -> str:
 
     pg_settings = ", ".join(f"{k}={v}" for k, v in env["postgresql_settings"].items())
     pg = f"PostgreSQL {env['postgresql']} ({pg_settings})" if env["postgresql"] else "PostgreSQL not run"
+    baseline = f", baseline {env['ferretdb_baseline']}" if env.get("ferretdb_baseline") else ""
     lines = [
-        f"FerretDB {env['ferretdb']} (wire version {env['ferretdb_wire_version']})  |  {pg}",
+        f"FerretDB {env['ferretdb']}{baseline} (wire version {env['ferretdb_wire_version']})  |  {pg}",
         f"{env['cpus']} CPUs, load average before run {env['loadavg_before']}, {env['platform']}, "
         f"Python {env['python']}, pymongo {env['pymongo']}",
         f"ops per phase <= {env['ops']} (or {env['phase_budget_s']:.0f}s, whichever first; "
@@ -556,7 +591,12 @@ def main(argv: Sequence[str] | None = None) -> int:
                     help="comma-separated subset of: " + ", ".join(BACKENDS))
     ap.add_argument("--json", action="store_true", help="print JSON instead of a table")
     ap.add_argument("--seed", type=int, default=20261128)
-    ap.add_argument("--ferretdb", type=Path, default=Path(DEFAULT_FERRETDB))
+    ap.add_argument("--ferretdb", type=Path, default=Path(DEFAULT_FERRETDB) if DEFAULT_FERRETDB else None,
+                    help="FerretDB binary (default: $SVYAZ_FERRETDB, else the local stack's build, "
+                         "built into the cache if missing)")
+    ap.add_argument("--baseline-ferretdb", type=Path, default=None,
+                    help=f"also run the SQLite backend on this binary, as column {BASELINE!r} "
+                         "(e.g. ~/.cache/svyaz/bin/ferretdb-v1.24.2, the unpatched build)")
     ap.add_argument("--pg-bin", type=Path, default=Path(DEFAULT_PG_BIN))
     args = ap.parse_args(argv)
     backends = [b for b in BACKENDS if b in {s.strip() for s in args.backends.split(",")}]
@@ -569,8 +609,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     if args.fill < 1:
         ap.error("--fill must be positive")
     fill = (args.fill + BATCH - 1) // BATCH * BATCH
-    if not args.ferretdb.is_file():
-        ap.error(f"FerretDB binary not found: {args.ferretdb}")
+    for binary in (args.ferretdb, args.baseline_ferretdb):
+        if binary is not None and not binary.is_file():
+            ap.error(f"FerretDB binary not found: {binary}")
 
     def progress(msg: str) -> None:
         print(f"[bench {time.perf_counter() - started:5.0f}s] {msg}", file=sys.stderr, flush=True)
@@ -588,17 +629,23 @@ def main(argv: Sequence[str] | None = None) -> int:
     stack = Stack(root)
     loads: dict[str, Workload] = {}
     try:
-        ferretdb_version = run_checked([str(args.ferretdb), "--version"]).splitlines()[0].split()[-1]
+        if args.ferretdb is None:
+            args.ferretdb = stack_ferretdb(progress)
+        # (label, backend, binary) of each FerretDB to run; the label keys results and columns.
+        targets = [(b, b, args.ferretdb) for b in backends]
+        if args.baseline_ferretdb is not None:
+            targets.append((BASELINE, "sqlite", args.baseline_ferretdb))
+        ferretdb_version = version_of(args.ferretdb)
         pg = None
         if "postgresql" in backends:
             progress("starting PostgreSQL")
             pg = start_postgres(stack, args.pg_bin)
         ferrets = {}
-        for b in backends:
-            progress(f"starting FerretDB ({b})")
-            ferrets[b] = start_ferretdb(stack, args.ferretdb, b, pg)
-        for b in backends:
-            loads[b] = Workload(ferrets[b], args.ops, args.phase_seconds, args.threads, args.seed)
+        for label, b, binary in targets:
+            progress(f"starting FerretDB ({label})")
+            ferrets[label] = start_ferretdb(stack, binary, b, pg, label)
+        for label, _, _ in targets:
+            loads[label] = Workload(ferrets[label], args.ops, args.phase_seconds, args.threads, args.seed)
         # Interleave: each phase runs on every backend before the next phase starts, so that
         # background load on a shared machine drifts over both backends alike.
         phases: list[tuple[str, Callable[[Workload], None]]] = [
@@ -610,17 +657,17 @@ def main(argv: Sequence[str] | None = None) -> int:
         phases += [(f"latest {PAGE}", Workload.latest), ("find_one(_id)", Workload.find_id),
                    ("explain", Workload.explain)]
         for name, phase in phases:
-            for b in backends:
-                progress(f"{b}: {name}")
-                phase(loads[b])
+            for label, _, _ in targets:
+                progress(f"{label}: {name}")
+                phase(loads[label])
         results = {}
-        for b in backends:
-            r = loads[b].res
-            r["ready_s"] = ferrets[b].ready_s + (pg.ready_s if b == "postgresql" and pg else 0.0)
-            data_dir = ferrets[b].data_dir
+        for label, b, _ in targets:
+            r = loads[label].res
+            r["ready_s"] = ferrets[label].ready_s + (pg.ready_s if b == "postgresql" and pg else 0.0)
+            data_dir = ferrets[label].data_dir
             r["disk_bytes"] = dir_bytes(data_dir) if data_dir else pg_database_bytes(args.pg_bin, pg)
-            results[b] = r
-        first = results[backends[0]]
+            results[label] = r
+        first = results[targets[0][0]]
         report = {
             "environment": {
                 "cpus": os.cpu_count(),
@@ -629,6 +676,7 @@ def main(argv: Sequence[str] | None = None) -> int:
                 "python": platform.python_version(),
                 "pymongo": pymongo.version,
                 "ferretdb": ferretdb_version,
+                "ferretdb_baseline": version_of(args.baseline_ferretdb) if args.baseline_ferretdb else None,
                 "ferretdb_wire_version": first["server"]["version"],
                 "postgresql": pg.version if pg else None,
                 "postgresql_settings": pg.settings if pg else {},

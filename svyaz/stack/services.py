@@ -132,7 +132,8 @@ class KafkaBroker(Service):
 
 
 class FerretDB(Service):
-    """FerretDB 1.24 speaking the MongoDB wire protocol, with the SQLite backend (docs/adr/0002)."""
+    """FerretDB 1.24 speaking the MongoDB wire protocol, with the SQLite backend (docs/adr/0002);
+    our build of it, patched to look documents up by `_id` through the `_id` index (docs/adr/0003)."""
 
     def __init__(self, region: str, state_dir: Path, runtime: Runtime, *, port: int | None = None,
                  debug_port: int | None = None) -> None:
