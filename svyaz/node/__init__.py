@@ -9,11 +9,13 @@
   service     the service tree and graceful shutdown; `cli` adds `svyaz node serve`
   errors      NodeError and its codes; `listen` binds ports with errors naming the key
   api         the one path from a `call` frame to a handler, through the RBAC guard
-  handlers/   the use cases behind each action, over the identity, rbac and audit packages
+  handlers/   the use cases behind each action, over the identity, rbac, audit and messaging packages
+  session_sweeper  ends connections of revoked sessions, one store query per interval
+  messaging   composes svyaz.messaging; `delivery` pushes live events to the connections held here
 
 May import: trio, trio-websocket, h11, pymongo, confluent-kafka, prometheus_client, svyaz.errors,
-svyaz.regions, svyaz.gost, and the domain packages it composes: svyaz.identity, svyaz.rbac and
-svyaz.compliance. Never svyaz.stack: the node runs on an operator's machines, where the
+svyaz.regions, svyaz.gost, and the domain packages it composes: svyaz.identity, svyaz.rbac,
+svyaz.compliance and svyaz.messaging. Never svyaz.stack: the node runs on an operator's machines, where the
 development stack does not exist. `config`, `errors`, `frames`, `readiness` and `redact` stay pure
 (no trio, no drivers) so they test in milliseconds; tests/unit/node/test_layering.py checks both rules.
 """

@@ -1,4 +1,4 @@
-"""The node's API, composed from the domain packages: identity, RBAC and the audit log.
+"""The node's API, composed from the domain packages: identity, RBAC, the audit log, messaging.
 
 `open_node_api` opens their adapters (each opens without waiting for its server, so a node whose
 store or Kafka is down still starts and reports 503), wires handlers to the one guard, and yields
@@ -29,8 +29,10 @@ from svyaz.node.api import Api
 from svyaz.node.authn import IdentityAuthenticator
 from svyaz.node.config import NodeConfig
 from svyaz.node.handlers.identity import IdentityHandlers
+from svyaz.node.handlers.messages import MessageHandlers
 from svyaz.node.handlers.roles import RoleHandlers
 from svyaz.node.keys import load_or_create_token_keyring
+from svyaz.node.messaging import Messaging, open_messaging
 from svyaz.rbac.administration import RoleAdministration
 from svyaz.rbac.guard import Guard
 from svyaz.rbac.loader import RoleLoader
@@ -52,6 +54,7 @@ class NodeApi:
     role_watcher: RoleWatcher
     identity_store: IdentityStore
     roles_loaded: trio.Event
+    messaging: Messaging
 
     async def run_role_watcher(self) -> None:
         """The watcher, marking the roles loaded once it has read them all (it may wait for Kafka)."""
@@ -79,8 +82,9 @@ async def open_node_api(config: NodeConfig) -> AsyncIterator[NodeApi]:
         open_role_store(store.url, store.database_prefix, timeout_s=store.timeout_s) as role_store,
         open_change_publisher(kafka.bootstrap_servers, kafka.topic_prefix, client_id=config.node.id,
                               timeout_s=max(kafka.timeout_s, 5.0)) as publisher,
-        _open_identity_store(config, limiter) as identity_store,
+        _open_store_client(config, limiter) as client,
     ):
+        identity_store = IdentityStore(client[f"{store.database_prefix}_core"])
         guard = Guard(policy, audit)
         loader = RoleLoader(role_store, policy.index)
 
@@ -105,31 +109,35 @@ async def open_node_api(config: NodeConfig) -> AsyncIterator[NodeApi]:
 
         administration = RoleAdministration(guard, role_store, publisher, loader, audit,
                                             second_factor=has_second_factor)
-        handlers = {
-            **IdentityHandlers(identity, audit, limiter=limiter, granted_roles=granted_roles).routes(),
-            **RoleHandlers(administration).routes(),
-        }
-        yield NodeApi(
-            api=Api(region=region, guard=guard, handlers=handlers, self_checked=RoleHandlers.SELF_CHECKED),
-            authenticator=IdentityAuthenticator(identity, limiter=limiter),
-            audit=audit,
-            role_watcher=RoleWatcher(loader, bootstrap_servers=kafka.bootstrap_servers,
-                                     topic_prefix=kafka.topic_prefix,
-                                     reload_interval_s=config.rbac.reload_interval_s,
-                                     client_id=config.node.id, kafka_timeout_s=kafka.timeout_s),
-            identity_store=identity_store,
-            roles_loaded=roles_loaded,
-        )
+        async with open_messaging(config, client, identity_store, limiter) as messaging:
+            handlers = {
+                **IdentityHandlers(identity, audit, limiter=limiter, granted_roles=granted_roles).routes(),
+                **RoleHandlers(administration).routes(),
+                **MessageHandlers(messaging.chats).routes(),
+            }
+            yield NodeApi(
+                api=Api(region=region, guard=guard, handlers=handlers, self_checked=RoleHandlers.SELF_CHECKED),
+                authenticator=IdentityAuthenticator(identity, limiter=limiter),
+                audit=audit,
+                role_watcher=RoleWatcher(loader, bootstrap_servers=kafka.bootstrap_servers,
+                                         topic_prefix=kafka.topic_prefix,
+                                         reload_interval_s=config.rbac.reload_interval_s,
+                                         client_id=config.node.id, kafka_timeout_s=kafka.timeout_s),
+                identity_store=identity_store,
+                roles_loaded=roles_loaded,
+                messaging=messaging,
+            )
 
 
 @asynccontextmanager
-async def _open_identity_store(config: NodeConfig, limiter: trio.CapacityLimiter) -> AsyncIterator[IdentityStore]:
+async def _open_store_client(config: NodeConfig, limiter: trio.CapacityLimiter) -> AsyncIterator[MongoClient]:
+    """One client (one connection pool) for identity and messaging."""
     timeout_ms = int(config.store.timeout_s * 1000)
     client = await trio.to_thread.run_sync(partial(
-        MongoClient, config.store.url, appname="svyaz-identity", serverSelectionTimeoutMS=timeout_ms,
+        MongoClient, config.store.url, appname="svyaz-node", serverSelectionTimeoutMS=timeout_ms,
         connectTimeoutMS=timeout_ms, socketTimeoutMS=timeout_ms), limiter=limiter, abandon_on_cancel=True)
     try:
-        yield IdentityStore(client[f"{config.store.database_prefix}_core"])
+        yield client
     finally:
         with trio.move_on_after(config.store.timeout_s, shield=True):
             await trio.to_thread.run_sync(client.close, abandon_on_cancel=True)

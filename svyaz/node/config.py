@@ -152,6 +152,8 @@ class GatewayConfig:
     port: int = _setting(_PORT)
     max_frame_bytes: int = _setting(_COUNT)
     max_connections: int = _setting(_COUNT)
+    # Live events queued per connection before the gateway gives up on it (close 4003).
+    outbox_size: int = _setting(_COUNT)
     handshake_timeout_s: float = _setting(_seconds)
     # Addresses of the load balancers in front of the gateway: only for connections from these is
     # X-Forwarded-For believed, so throttling and the audit log see the client's real address.
@@ -256,6 +258,7 @@ def default_settings(region: str) -> dict[str, dict[str, object]]:
             "port": ports.gateway,
             "max_frame_bytes": 64 * 1024,
             "max_connections": 10_000,
+            "outbox_size": 256,
             "handshake_timeout_s": 10.0,
             "trusted_proxies": "",
         },

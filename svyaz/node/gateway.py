@@ -20,6 +20,7 @@ from svyaz.errors import SvyazError
 from svyaz.node.api import Api, Caller
 from svyaz.node.authn import Authenticated, IdentityAuthenticator, seconds_left
 from svyaz.node.config import GatewayConfig, IdentityConfigSection
+from svyaz.node.delivery import LocalDelivery
 from svyaz.node.errors import FrameError, InvalidField
 from svyaz.node.frames import Frame, answer_frame, encode_frame, error_frame, hello_frame, parse_frame
 from svyaz.node.listen import bound_port, open_listeners
@@ -32,6 +33,7 @@ MESSAGE_TOO_BIG = 1009
 # Application close codes (4000-4999): the client should sign in again, not just reconnect.
 SESSION_REVOKED = 4001
 TOKEN_EXPIRED = 4002
+TOO_SLOW = 4003  # the connection fell too far behind its live events: reconnect, catch up from history
 
 logger = logging.getLogger("svyaz.node.gateway")
 
@@ -39,13 +41,14 @@ logger = logging.getLogger("svyaz.node.gateway")
 class Gateway:
     def __init__(self, config: GatewayConfig, *, region: str, node_id: str, metrics: NodeMetrics,
                  api: Api | None = None, authenticator: IdentityAuthenticator | None = None,
-                 identity: IdentityConfigSection | None = None) -> None:
+                 identity: IdentityConfigSection | None = None, delivery: LocalDelivery | None = None) -> None:
         """Without `api` and `authenticator` the gateway serves only hello and ping (tests of the
         transport); a node always passes both."""
         self._config = config
         self._api = api
         self._authenticator = authenticator
         self._identity = identity
+        self._delivery = delivery
         self._hello = hello_frame(region=region, node_id=node_id)
         self._metrics = metrics
         self._accepting = trio.CancelScope()
@@ -194,6 +197,7 @@ class Gateway:
     async def _answer(self, connection: WebSocketConnection, caller: Caller, watchers: trio.Nursery) -> None:
         """Answer each message in order; an `authenticate` frame restarts the session watchdog."""
         watch = self._watch_session(watchers, connection, caller, None)
+        self._start_delivery(watchers, connection, caller)
         while True:
             message = await connection.get_message()
             self._metrics.gateway_frames_received.inc()
@@ -202,8 +206,11 @@ class Gateway:
                 if frame.get("type") == "call" and self._api is not None:
                     reply = await self._api.handle(caller, frame)
                 elif frame.get("type") == "authenticate" and self._authenticator is not None:
+                    was_anonymous = caller.principal.anonymous
                     reply = await self._reauthenticate(caller, frame)
                     watch = self._watch_session(watchers, connection, caller, watch)
+                    if was_anonymous:
+                        self._start_delivery(watchers, connection, caller)
                 else:
                     reply = answer_frame(frame)
             except FrameError as err:
@@ -228,6 +235,31 @@ class Gateway:
         _apply(caller, authenticated)
         return {"type": "authenticated", "id": frame.get("id"), "account": authenticated.account,
                 "session_id": authenticated.session_id, "expires_at": authenticated.expires_at}
+
+    def _start_delivery(self, nursery: trio.Nursery, connection: WebSocketConnection, caller: Caller) -> None:
+        """Live events for the connection's account, once it has one (one account per connection)."""
+        if self._delivery is not None and not caller.principal.anonymous:
+            nursery.start_soon(self._push_events, connection, caller.principal.actor)
+
+    async def _push_events(self, connection: WebSocketConnection, account: str) -> None:
+        assert self._delivery is not None
+        send, receive = trio.open_memory_channel[Frame](self._config.outbox_size)
+        told_to_go = False
+
+        def too_slow() -> None:
+            nonlocal told_to_go
+            if not told_to_go:
+                told_to_go = True
+                send.close()  # ends the loop below, which then closes the connection
+
+        with self._delivery.attach(account, send, too_slow):
+            async for frame in receive:
+                if told_to_go:
+                    break  # the backlog is not worth sending: the client catches up from history
+                await self._send(connection, frame)
+        if told_to_go:
+            self._metrics.gateway_frame_errors.labels(code="too_slow").inc()
+            await connection.aclose(TOO_SLOW, "too far behind; reconnect and fetch the history")
 
     def _watch_session(self, nursery: trio.Nursery, connection: WebSocketConnection, caller: Caller,
                        previous: trio.CancelScope | None) -> trio.CancelScope | None:

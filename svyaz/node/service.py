@@ -1,5 +1,5 @@
 """The node's service tree: GOST check, dependency probes, health monitor, HTTP side port, the API
-(identity, RBAC, audit; see `composition`) and the gateway.
+(identity, RBAC, audit, messaging; see `composition`), the messaging feeds and the gateway.
 
 `run` owns the one nursery they all live in. It reports the bound ports through `task_status`
 once everything listens, then waits for SIGINT or SIGTERM and shuts down gracefully: the gateway
@@ -75,13 +75,15 @@ async def _serve(
         health = HealthMonitor({"store": store, "kafka": kafka}, config.health, metrics)
         side_port = HttpSidePort(config.http, SideRoutes(lambda: health.readiness, metrics.registry), metrics)
         gateway = Gateway(config.gateway, region=config.region, node_id=config.node.id, metrics=metrics,
-                          api=node_api.api, authenticator=node_api.authenticator, identity=config.identity)
+                          api=node_api.api, authenticator=node_api.authenticator, identity=config.identity,
+                          delivery=node_api.messaging.delivery)
         async with trio.open_nursery() as nursery:
             await nursery.start(health.run)
             # Not awaited to readiness: a node starts while Kafka or the store is down, and until
             # the roles are loaded every action needing a granted role is denied (fail closed).
             nursery.start_soon(node_api.run_role_watcher)
             nursery.start_soon(keep_identity_indexes, node_api.identity_store)
+            nursery.start_soon(node_api.messaging.run)
             http_port = await nursery.start(side_port.run)
             gateway_port = await nursery.start(gateway.run)
             ports = BoundPorts(gateway=gateway_port, http=http_port)

@@ -83,6 +83,16 @@ CATALOGUE = Catalogue((
     Action("2fa.disable", "turn TOTP off for one's own account"),
     Action("sessions.list", "list one's own sessions"),
     Action("sessions.revoke", "sign one of one's own sessions out"),
+    # Messaging in chats the caller takes part in (the use case checks participation).
+    Action("message.send", "send a message (or a reply) to another account"),
+    Action("message.forward", "forward a message one can read to another account"),
+    Action("message.edit", "edit one's own message"),
+    Action("message.delete", "delete a message for oneself, or one's own for everyone"),
+    Action("message.history", "read a page of a chat one takes part in"),
+    Action("message.delivered", "acknowledge receipt of a chat's messages up to a position"),
+    Action("message.read", "mark a chat read up to a position"),
+    Action("chat.typing", "tell a chat's other participants one is typing"),
+    Action("chat.list", "list one's chats with previews and unread counts"),
     # Acting on other people's accounts, data or rights: always audited, fail closed.
     Action("sessions.revoke.any", "sign out any session of any account (incident response)", privileged=True),
     Action("role.grant", "grant a role to an account in a region", privileged=True),

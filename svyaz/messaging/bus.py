@@ -1,0 +1,240 @@
+"""Kafka adapters: publish message events and wait for the broker's acknowledgement; read them
+back as a trio stream.
+
+confluent-kafka blocks, so a poller thread serves the producer's delivery reports (each wakes its
+waiting task through the trio token), and a consumer thread hands records to trio through a memory
+channel, blocking when the channel is full (backpressure, not loss). Topics: `<prefix>private.events`
+for private chats, keyed by chat id so each chat stays in order.
+"""
+
+from __future__ import annotations
+
+import logging
+import queue
+import threading
+import uuid
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from dataclasses import dataclass
+
+import trio
+from confluent_kafka import OFFSET_END, Consumer, KafkaError, KafkaException, Producer, TopicPartition
+from confluent_kafka.admin import AdminClient, NewTopic
+
+from svyaz.messaging.errors import MalformedEvent, MessagingError, NotPublished
+from svyaz.messaging.events import Event, decode
+
+logger = logging.getLogger("svyaz.messaging.bus")
+_LIBRDKAFKA_LOG_LEVEL = 2  # librdkafka logs each reconnect at ERROR; outages are reported once, by us
+_POLL_S = 0.05
+
+
+# Partitions of an event topic: the unit of parallelism of the projector and of ordering (per chat).
+EVENT_PARTITIONS = 6
+
+
+def private_events_topic(prefix: str) -> str:
+    return f"{prefix}private.events"
+
+
+def ensure_topic(bootstrap_servers: str, topic: str, *, partitions: int = EVENT_PARTITIONS,
+                 timeout_s: float = 5.0) -> None:
+    """Create `topic` unless it exists. Blocking; KafkaException if the cluster does not answer.
+    Created up front so consumers find every partition at once (a topic created by a producer's
+    first record would reach a subscribed consumer only at its next metadata refresh)."""
+    admin = AdminClient({"bootstrap.servers": bootstrap_servers, "logger": logger,
+                         "log_level": _LIBRDKAFKA_LOG_LEVEL})
+    futures = admin.create_topics([NewTopic(topic, num_partitions=partitions, replication_factor=-1)],
+                                  operation_timeout=timeout_s, request_timeout=timeout_s)
+    try:
+        futures[topic].result(timeout=timeout_s * 2)
+    except KafkaException as err:
+        if err.args[0].code() != KafkaError.TOPIC_ALREADY_EXISTS:
+            raise
+
+
+class KafkaEventPublisher:
+    def __init__(self, producer: Producer, topic: str, *, timeout_s: float) -> None:
+        self._producer = producer
+        self.topic = topic
+        self._timeout_s = timeout_s
+        self._token = trio.lowlevel.current_trio_token()
+
+    async def publish(self, event: Event) -> None:
+        acknowledged = trio.Event()
+        failure: list[KafkaError] = []
+
+        def delivered(err: KafkaError | None, _message) -> None:  # on the poller thread
+            if err is not None:
+                failure.append(err)
+            try:
+                self._token.run_sync_soon(acknowledged.set)
+            except trio.RunFinishedError:
+                pass
+
+        try:
+            self._producer.produce(self.topic, key=event.key(), value=event.encode(), on_delivery=delivered)
+        except (BufferError, KafkaException) as err:
+            raise NotPublished(f"event for {event.chat} not published: {err}") from err
+        with trio.move_on_after(self._timeout_s):
+            await acknowledged.wait()
+        if not acknowledged.is_set():
+            raise NotPublished(f"Kafka did not acknowledge the event within {self._timeout_s:g} s; resend it")
+        if failure:
+            raise NotPublished(f"event for {event.chat} not published: {failure[0].str()}")
+
+
+@asynccontextmanager
+async def open_event_publisher(bootstrap_servers: str, topic: str, *, client_id: str,
+                               timeout_s: float = 5.0) -> AsyncIterator[KafkaEventPublisher]:
+    try:
+        producer = Producer({
+            "bootstrap.servers": bootstrap_servers, "client.id": client_id,
+            "enable.idempotence": True, "acks": "all",
+            # A millisecond of batching: under load many sends share one request.
+            "linger.ms": 1,
+            "message.timeout.ms": int(timeout_s * 1000),
+            "logger": logger, "log_level": _LIBRDKAFKA_LOG_LEVEL,
+        })
+    except KafkaException as err:
+        raise MessagingError(f"kafka bootstrap servers cannot be used: {err}") from err
+    stop = threading.Event()
+    async with trio.open_nursery() as nursery:
+        nursery.start_soon(_serve_delivery_reports, producer, stop)
+        try:
+            yield KafkaEventPublisher(producer, topic, timeout_s=timeout_s)
+        finally:
+            stop.set()
+            with trio.move_on_after(timeout_s, shield=True):
+                await trio.to_thread.run_sync(_close, producer, timeout_s, abandon_on_cancel=True)
+
+
+async def _serve_delivery_reports(producer: Producer, stop: threading.Event) -> None:
+    def poll_until_stopped() -> None:
+        while not stop.is_set():
+            producer.poll(_POLL_S)
+
+    try:
+        await trio.to_thread.run_sync(poll_until_stopped, abandon_on_cancel=True)
+    finally:
+        stop.set()  # an abandoned thread ends within one poll
+
+
+def _close(producer: Producer, timeout_s: float) -> None:
+    producer.flush(timeout_s)
+
+
+@dataclass(frozen=True)
+class Received:
+    event: Event
+    partition: int
+    offset: int
+
+
+class EventStream:
+    """Decoded events from a consumer thread. A malformed record is logged and skipped, never
+    allowed to stop the stream. Every consumer call happens on that one thread (librdkafka blocks
+    a second thread's call while a poll is in flight), so `done` only queues the offset for it."""
+
+    def __init__(self, receive: trio.MemoryReceiveChannel[Received], handled: queue.SimpleQueue,
+                 topic: str) -> None:
+        self._receive = receive
+        self._handled = handled
+        self.topic = topic
+
+    def __aiter__(self) -> AsyncIterator[Received]:
+        return self._receive.__aiter__()
+
+    def done(self, record: Received) -> None:
+        """Mark `record` handled: its offset is committed with the next automatic commit."""
+        self._handled.put(TopicPartition(self.topic, record.partition, record.offset + 1))
+
+
+@asynccontextmanager
+async def open_event_stream(bootstrap_servers: str, topic: str, *, group_id: str | None = None,
+                            client_id: str, from_beginning: bool = False,
+                            buffer: int = 1024) -> AsyncIterator[EventStream]:
+    """With `group_id`, a member of that consumer group committing offsets marked `done` (at least
+    once). Without, every partition from its end (or beginning), no group and no commits: a
+    gateway's live feed, positioned at once instead of after a group join. The topic must exist
+    (`ensure_topic`)."""
+    committed = group_id is not None
+    consumer = Consumer({
+        "bootstrap.servers": bootstrap_servers, "client.id": client_id,
+        "group.id": group_id or f"{client_id}-{uuid.uuid4().hex}",
+        "auto.offset.reset": "earliest",
+        "enable.auto.commit": committed, "enable.auto.offset.store": False,
+        "auto.commit.interval.ms": 200,
+        "logger": logger, "log_level": _LIBRDKAFKA_LOG_LEVEL,
+    })
+    if committed:
+        consumer.subscribe([topic])
+    else:
+        metadata = await trio.to_thread.run_sync(consumer.list_topics, topic, 10.0, abandon_on_cancel=True)
+        partitions = sorted(metadata.topics[topic].partitions)
+        start = 0 if from_beginning else OFFSET_END  # 0 is clamped to the log start
+        consumer.assign([TopicPartition(topic, partition, start) for partition in partitions])
+    send, receive = trio.open_memory_channel[Received](buffer)
+    stop, exited = threading.Event(), threading.Event()
+    handled: queue.SimpleQueue[TopicPartition] = queue.SimpleQueue()
+    try:
+        async with trio.open_nursery() as nursery:
+            nursery.start_soon(_consume, consumer, send, handled, stop, exited)
+            try:
+                yield EventStream(receive, handled, topic)
+            finally:
+                stop.set()
+                nursery.cancel_scope.cancel()
+    finally:
+        with trio.move_on_after(5, shield=True):
+            await trio.to_thread.run_sync(_close_consumer, consumer, exited, abandon_on_cancel=True)
+
+
+def _store_handled(consumer: Consumer, handled: queue.SimpleQueue[TopicPartition]) -> None:
+    offsets = []
+    while not handled.empty():
+        offsets.append(handled.get_nowait())
+    if offsets:
+        consumer.store_offsets(offsets=offsets)
+
+
+def _close_consumer(consumer: Consumer, exited: threading.Event) -> None:
+    # The polling thread was abandoned on cancellation; closing under a poll in flight is unsafe.
+    exited.wait(2.0)
+    consumer.close()
+
+
+async def _consume(consumer: Consumer, send: trio.MemorySendChannel[Received],
+                   handled: queue.SimpleQueue[TopicPartition], stop: threading.Event, exited: threading.Event) -> None:
+    def consume_until_stopped() -> None:
+        try:
+            _poll_loop()
+        finally:
+            exited.set()
+
+    def _poll_loop() -> None:
+        while not stop.is_set():
+            _store_handled(consumer, handled)
+            record = consumer.poll(_POLL_S)
+            if record is None:
+                continue
+            if record.error() is not None:
+                if record.error().code() != KafkaError._PARTITION_EOF:
+                    logger.warning("kafka consumer error", extra={"error": record.error().str()})
+                continue
+            try:
+                event = decode(record.value() or b"")
+            except MalformedEvent as err:
+                logger.warning("malformed event skipped", extra={"topic": record.topic(), "offset": record.offset(),
+                                                                  "error": str(err)})
+                consumer.store_offsets(message=record)
+                continue
+            try:
+                trio.from_thread.run(send.send, Received(event, record.partition(), record.offset()))
+            except (trio.RunFinishedError, trio.Cancelled, trio.BrokenResourceError, trio.ClosedResourceError):
+                return
+
+    try:
+        await trio.to_thread.run_sync(consume_until_stopped, abandon_on_cancel=True)
+    finally:
+        stop.set()

@@ -1,0 +1,68 @@
+"""The chat list projection: one entry per (account, chat), and how an event changes it.
+
+Two paths apply the same events (seed ADR-1): the writer, directly after storing a message, and
+the projector, from Kafka. So `apply` is idempotent (applying an event twice is applying it once)
+and tolerant of order (an older event after a newer one changes nothing it should not): positions
+only grow (`max`), and the preview follows the highest sequence number seen. Unread counts come
+from positions, never from counting messages: `last_seq - read_seq`.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, replace
+
+from svyaz.messaging import events
+from svyaz.messaging.content import preview
+from svyaz.messaging.events import Event
+
+DELETED_PREVIEW = "message deleted"
+
+
+@dataclass(frozen=True)
+class ChatListEntry:
+    account: str
+    chat: str
+    peer: str = ""              # the other participant of a private chat
+    last_seq: int = 0
+    last_at: float = 0.0
+    preview: str = ""
+    preview_sender: str = ""
+    read_seq: int = 0
+    version: int = 0            # bumped by every store write; the compare-and-set key
+
+    @property
+    def unread(self) -> int:
+        return max(0, self.last_seq - self.read_seq)
+
+
+def apply(entry: ChatListEntry, event: Event) -> ChatListEntry:
+    """`entry` (its account's view of `event.chat`) after `event`."""
+    if event.kind == events.MESSAGE_CREATED:
+        return _created(entry, event)
+    if event.kind == events.MESSAGE_EDITED and event.seq == entry.last_seq:
+        return replace(entry, preview=preview(event.data.get("text", "")))
+    if event.kind == events.MESSAGE_DELETED and event.seq == entry.last_seq:
+        return replace(entry, preview=DELETED_PREVIEW)
+    if event.kind == events.RECEIPT_READ and event.actor == entry.account:
+        return replace(entry, read_seq=max(entry.read_seq, event.seq))
+    return entry
+
+
+def _created(entry: ChatListEntry, event: Event) -> ChatListEntry:
+    updated = entry
+    if event.seq > entry.last_seq:
+        updated = replace(updated, last_seq=event.seq, last_at=event.at, preview=preview(event.data.get("text", "")),
+                          preview_sender=event.actor)
+    if event.actor == entry.account:
+        # Writing in a chat reads it up to what one wrote.
+        updated = replace(updated, read_seq=max(updated.read_seq, event.seq))
+    return updated
+
+
+def accounts_concerned(event: Event) -> tuple[str, ...]:
+    """Whose chat list entries an event may change."""
+    if event.kind == events.RECEIPT_READ:
+        return (event.actor,)
+    if event.kind in events.PROJECTED:
+        return tuple(sorted(set(event.recipients) | {event.actor}))
+    return ()

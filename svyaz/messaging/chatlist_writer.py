@@ -1,0 +1,43 @@
+"""Applying events to the chat-list store: what both the writer and the projector call.
+
+FerretDB has no transactions and applies an update by reading and rewriting the document, so a
+write is a compare-and-set on the entry's `version`, retried a few times; a write that keeps
+losing is left to the next event (the other path applies the same event too).
+"""
+
+from __future__ import annotations
+
+import logging
+
+from svyaz.messaging.chatlist import ChatListEntry, accounts_concerned, apply
+from svyaz.messaging.events import Event
+from svyaz.messaging.ids import private_participants
+from svyaz.messaging.ports import ChatListStore
+
+logger = logging.getLogger("svyaz.messaging.chatlist")
+
+_ATTEMPTS = 4
+
+
+async def project(store: ChatListStore, event: Event) -> None:
+    """Apply `event` to the entry of every account it concerns."""
+    for account in accounts_concerned(event):
+        await _project_one(store, account, event)
+
+
+async def _project_one(store: ChatListStore, account: str, event: Event) -> None:
+    for _ in range(_ATTEMPTS):
+        current = await store.get(account, event.chat)
+        base = current or ChatListEntry(account=account, chat=event.chat, peer=_peer(account, event.chat))
+        updated = apply(base, event)
+        if current is not None and updated == current:
+            return
+        if await store.put(updated):
+            return
+    logger.warning("chat list entry kept changing; the next event settles it",
+                   extra={"chat": event.chat, "event_kind": event.kind})
+
+
+def _peer(account: str, chat: str) -> str:
+    first, second = private_participants(chat)
+    return second if account == first else first

@@ -1,0 +1,54 @@
+"""The messaging error root and its stable codes (docs/messaging.md lists them)."""
+
+from __future__ import annotations
+
+from svyaz.errors import SvyazError
+
+
+class MessagingError(SvyazError):
+    code = "messaging_error"
+
+
+class InvalidMessage(MessagingError):
+    """The message itself is unusable: empty, too long, a malformed id. Nothing was stored."""
+
+    code = "invalid_message"
+
+
+class UnknownRecipient(MessagingError):
+    code = "unknown_account"
+
+
+class NotAParticipant(MessagingError):
+    """The caller is not in this chat; said the same way whether or not the chat exists."""
+
+    code = "not_a_participant"
+
+
+class MessageNotFound(MessagingError):
+    code = "message_not_found"
+
+
+class NotYourMessage(MessagingError):
+    code = "not_your_message"
+
+
+class Unreachable(MessagingError):
+    """A recipient lives in another region; conversations across borders come with federation."""
+
+    code = "foreign_region"
+
+
+class StoreUnavailable(MessagingError):
+    code = "store_unavailable"
+
+
+class NotPublished(MessagingError):
+    """The message is stored but its event did not reach Kafka: the sender may resend safely
+    (the same client id returns the stored message, and publishes again)."""
+
+    code = "not_published"
+
+
+class MalformedEvent(MessagingError):
+    code = "malformed_event"

@@ -1,0 +1,82 @@
+"""Message events: what the writer publishes on Kafka, keyed by chat so a chat stays in order.
+
+Consumers (gateway delivery, chat-list projector, notifier) read the same events. An event names
+its recipients, so a gateway delivers without a lookup. Decoding validates everything: a malformed
+record is refused with MalformedEvent, never half-applied.
+"""
+
+from __future__ import annotations
+
+import json
+import uuid
+from dataclasses import dataclass, field
+from typing import Any
+
+from svyaz.messaging.errors import MalformedEvent
+
+MESSAGE_CREATED = "message.created"
+MESSAGE_EDITED = "message.edited"
+MESSAGE_DELETED = "message.deleted"
+RECEIPT_DELIVERED = "receipt.delivered"
+RECEIPT_READ = "receipt.read"
+TYPING = "typing"
+KINDS = frozenset({MESSAGE_CREATED, MESSAGE_EDITED, MESSAGE_DELETED, RECEIPT_DELIVERED, RECEIPT_READ, TYPING})
+# Events the chat list projects; the others only travel to online clients.
+PROJECTED = frozenset({MESSAGE_CREATED, MESSAGE_EDITED, MESSAGE_DELETED, RECEIPT_READ})
+MAX_EVENT_BYTES = 64 * 1024
+
+
+@dataclass(frozen=True)
+class Event:
+    kind: str
+    chat: str
+    actor: str                      # who caused it: the sender, the reader, the typist
+    recipients: tuple[str, ...]     # who is told (the actor's other devices included)
+    seq: int = 0                    # the message (or, for receipts, the position) concerned
+    at: float = 0.0
+    data: dict[str, Any] = field(default_factory=dict)  # the message on the wire, for created/edited
+    id: str = field(default_factory=lambda: uuid.uuid4().hex)
+
+    def key(self) -> bytes:
+        return self.chat.encode()
+
+    def encode(self) -> bytes:
+        return json.dumps({"id": self.id, "kind": self.kind, "chat": self.chat, "actor": self.actor,
+                           "recipients": list(self.recipients), "seq": self.seq, "at": self.at,
+                           "data": self.data}, separators=(",", ":"), ensure_ascii=False).encode()
+
+    def as_wire(self) -> dict[str, Any]:
+        """The event as a client receives it: without the recipient list."""
+        return {"id": self.id, "kind": self.kind, "chat": self.chat, "actor": self.actor, "seq": self.seq,
+                "at": self.at, **({"message": self.data} if self.data else {})}
+
+
+def decode(raw: bytes) -> Event:
+    if len(raw) > MAX_EVENT_BYTES:
+        raise MalformedEvent(f"event of {len(raw)} bytes is over {MAX_EVENT_BYTES}")
+    try:
+        doc = json.loads(raw)
+    except (ValueError, UnicodeDecodeError) as err:
+        raise MalformedEvent(f"event is not JSON: {err}") from None
+    if not isinstance(doc, dict):
+        raise MalformedEvent("event is not an object")
+    try:
+        event = Event(kind=doc["kind"], chat=doc["chat"], actor=doc["actor"],
+                      recipients=tuple(doc["recipients"]), seq=doc["seq"], at=doc["at"], data=doc["data"],
+                      id=doc["id"])
+    except (KeyError, TypeError) as err:
+        raise MalformedEvent(f"event lacks a field: {err}") from None
+    _check(event)
+    return event
+
+
+def _check(event: Event) -> None:
+    if event.kind not in KINDS:
+        raise MalformedEvent(f"unknown event kind {str(event.kind)[:40]!r}")
+    texts = (event.chat, event.actor, event.id, *event.recipients)
+    if not all(isinstance(value, str) and value for value in texts):
+        raise MalformedEvent("event ids must be non-empty strings")
+    if not isinstance(event.seq, int) or isinstance(event.seq, bool) or event.seq < 0:
+        raise MalformedEvent("event seq must be a non-negative integer")
+    if not isinstance(event.at, (int, float)) or not isinstance(event.data, dict):
+        raise MalformedEvent("event time must be a number and data an object")

@@ -1,0 +1,44 @@
+"""Stored things: a message and a chat's read cursors, as the use cases see them."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+
+@dataclass(frozen=True)
+class Message:
+    chat: str
+    seq: int
+    sender: str
+    client_id: str
+    text: str
+    sent_at: float
+    reply_to: int | None = None          # seq of the message answered, same chat
+    forwarded_from: str | None = None    # original sender of a forwarded message
+    edited_at: float | None = None
+    deleted: bool = False                # deleted for everyone: text gone, seq kept
+    hidden_for: tuple[str, ...] = ()     # accounts that deleted it for themselves
+
+    def visible_to(self, account: str) -> bool:
+        return account not in self.hidden_for
+
+    def as_wire(self) -> dict[str, Any]:
+        """What a participant's client receives (never `hidden_for`: whom else it is hidden from
+        is nobody's business)."""
+        wire: dict[str, Any] = {"chat": self.chat, "seq": self.seq, "sender": self.sender,
+                                "client_id": self.client_id, "text": self.text, "sent_at": self.sent_at}
+        for name in ("reply_to", "forwarded_from", "edited_at"):
+            if getattr(self, name) is not None:
+                wire[name] = getattr(self, name)
+        if self.deleted:
+            wire["deleted"] = True
+        return wire
+
+
+@dataclass(frozen=True)
+class Cursors:
+    """How far each participant has received and read one chat (seq numbers, 0 = nothing)."""
+
+    delivered: dict[str, int] = field(default_factory=dict)
+    read: dict[str, int] = field(default_factory=dict)

@@ -1,0 +1,64 @@
+"""What the messaging use cases need from the outside world. Adapters: `store` (pymongo) and
+`bus` (Kafka); unit tests use in-memory fakes."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Protocol
+
+from svyaz.messaging.chatlist import ChatListEntry
+from svyaz.messaging.events import Event
+from svyaz.messaging.model import Cursors, Message
+
+
+@dataclass(frozen=True)
+class Inserted:
+    """The outcome of inserting a message: stored as given, or a copy with the same client id
+    already held (`existing`), or the sequence number was taken by another message."""
+
+    stored: bool = False
+    existing: Message | None = None
+    seq_taken: bool = False
+
+
+class MessageStore(Protocol):
+    async def head(self, chat: str) -> int:
+        """The highest sequence number stored in `chat` (0 for none); may lag, never run ahead."""
+
+    async def insert(self, message: Message) -> Inserted: ...
+
+    async def by_client_id(self, chat: str, sender: str, client_id: str) -> Message | None:
+        """The message this client id already produced, from the fast lookup only (may miss a
+        message whose writer stopped half-way; `insert` still refuses to duplicate it)."""
+
+    async def get(self, chat: str, seq: int) -> Message | None: ...
+
+    async def page(self, chat: str, seqs: range) -> list[Message]:
+        """The stored messages among `seqs`, ascending."""
+
+    async def replace(self, message: Message) -> None: ...
+
+    async def advance_cursor(self, chat: str, account: str, kind: str, seq: int) -> None:
+        """Move `account`'s `kind` cursor ("delivered" or "read") to `seq` unless it is further."""
+
+    async def cursors(self, chat: str) -> Cursors: ...
+
+
+class ChatListStore(Protocol):
+    async def get(self, account: str, chat: str) -> ChatListEntry | None: ...
+
+    async def put(self, entry: ChatListEntry) -> bool:
+        """Store `entry` with version + 1 if the stored one still has `entry.version` (version 0:
+        there is none yet). False if it changed meanwhile."""
+
+    async def list(self, account: str, *, limit: int) -> list[ChatListEntry]:
+        """The account's entries, most recent activity first."""
+
+
+class EventPublisher(Protocol):
+    async def publish(self, event: Event) -> None:
+        """Return once Kafka acknowledged the event; NotPublished otherwise."""
+
+
+class AccountDirectory(Protocol):
+    async def exists(self, account: str) -> bool: ...

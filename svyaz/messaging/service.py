@@ -1,0 +1,229 @@
+"""Private chats: send, reply, forward, edit, delete, history, receipts, typing, the chat list.
+
+A send is acknowledged with its sequence number only after the message is stored and its event
+acknowledged by Kafka. The client's message id makes a resend return the stored message (and
+publish its event again) instead of storing a second one.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections.abc import Callable
+from dataclasses import replace
+
+from svyaz.identity.accounts import parse_account_id
+from svyaz.identity.errors import MalformedAccountId
+from svyaz.messaging import events
+from svyaz.messaging.chatlist import ChatListEntry
+from svyaz.messaging.chatlist_writer import project
+from svyaz.messaging.content import clean_text
+from svyaz.messaging.errors import (
+    InvalidMessage,
+    MessageNotFound,
+    NotAParticipant,
+    NotYourMessage,
+    StoreUnavailable,
+    UnknownRecipient,
+    Unreachable,
+)
+from svyaz.messaging.events import Event
+from svyaz.messaging.ids import check_client_id, private_chat_id, private_participants
+from svyaz.messaging.locks import ChatLocks
+from svyaz.messaging.model import Message
+from svyaz.messaging.ports import AccountDirectory, ChatListStore, EventPublisher, MessageStore
+
+logger = logging.getLogger("svyaz.messaging.service")
+
+MAX_PAGE = 100
+_SEQ_ATTEMPTS = 32
+
+
+class PrivateChats:
+    def __init__(self, *, region: str, messages: MessageStore, chat_list: ChatListStore,
+                 publisher: EventPublisher, directory: AccountDirectory,
+                 clock: Callable[[], float] = time.time) -> None:
+        self._region = region
+        self._messages = messages
+        self._chat_list = chat_list
+        self._publisher = publisher
+        self._directory = directory
+        self._clock = clock
+        self._locks = ChatLocks()
+        self._heads: dict[str, int] = {}
+
+    # --- sending ----------------------------------------------------------------------------------
+
+    async def send(self, sender: str, *, to: str, text: object, client_id: object,
+                   reply_to: int | None = None) -> Message:
+        cleaned = clean_text(text)
+        chat = await self._chat_with(sender, to)
+        if reply_to is not None:
+            await self._existing(chat, reply_to, sender)
+        return await self._store_and_publish(chat, sender, check_client_id(client_id), cleaned, reply_to=reply_to)
+
+    async def forward(self, sender: str, *, to: str, from_chat: str, seq: int, client_id: object) -> Message:
+        original = await self._existing(from_chat, seq, sender)
+        if original.deleted:
+            raise MessageNotFound("that message was deleted")
+        chat = await self._chat_with(sender, to)
+        return await self._store_and_publish(chat, sender, check_client_id(client_id), original.text,
+                                             forwarded_from=original.forwarded_from or original.sender)
+
+    async def _store_and_publish(self, chat: str, sender: str, client_id: str, text: str, **extra) -> Message:
+        async with self._locks.hold(chat):
+            message = await self._messages.by_client_id(chat, sender, client_id)
+            if message is None:
+                message = await self._insert(Message(chat=chat, seq=0, sender=sender, client_id=client_id,
+                                                     text=text, sent_at=self._clock(), **extra))
+        await self._announce(events.MESSAGE_CREATED, message, actor=sender)
+        return message
+
+    async def _insert(self, draft: Message) -> Message:
+        """Store `draft` at the next free sequence number (or return the copy a resend finds)."""
+        seq = await self._next_seq(draft.chat)
+        for _ in range(_SEQ_ATTEMPTS):
+            outcome = await self._messages.insert(replace(draft, seq=seq))
+            if outcome.existing is not None:
+                return outcome.existing
+            if outcome.stored:
+                self._heads[draft.chat] = seq
+                return replace(draft, seq=seq)
+            # Another process took this number: ask the store where the chat is now.
+            seq = max(seq, await self._messages.head(draft.chat)) + 1
+        raise StoreUnavailable(f"no free sequence number in {draft.chat} after {_SEQ_ATTEMPTS} attempts")
+
+    async def _next_seq(self, chat: str) -> int:
+        head = self._heads.get(chat)
+        if head is None:
+            head = self._heads[chat] = await self._messages.head(chat)
+        return head + 1
+
+    # --- changing a sent message ------------------------------------------------------------------
+
+    async def edit(self, account: str, *, chat: str, seq: int, text: object) -> Message:
+        cleaned = clean_text(text)
+        async with self._locks.hold(chat):
+            message = await self._own(chat, seq, account)
+            edited = replace(message, text=cleaned, edited_at=self._clock())
+            await self._messages.replace(edited)
+        await self._announce(events.MESSAGE_EDITED, edited, actor=account)
+        return edited
+
+    async def delete(self, account: str, *, chat: str, seq: int, for_everyone: bool) -> None:
+        """For everyone (the sender only): the text is gone for both, the sequence number stays.
+        For oneself: hidden from one's own history only."""
+        async with self._locks.hold(chat):
+            if for_everyone:
+                message = await self._own(chat, seq, account)
+                changed = replace(message, text="", deleted=True, edited_at=None, forwarded_from=None)
+            else:
+                message = await self._existing(chat, seq, account)
+                changed = replace(message, hidden_for=tuple(sorted({*message.hidden_for, account})))
+            await self._messages.replace(changed)
+        if for_everyone:
+            await self._announce(events.MESSAGE_DELETED, changed, actor=account)
+
+    # --- reading ----------------------------------------------------------------------------------
+
+    async def history(self, account: str, *, chat: str, before: int | None = None, after: int | None = None,
+                      limit: int = 50) -> list[Message]:
+        """Up to `limit` messages older than `before` (default: the newest), or newer than
+        `after`, ascending. Deleted-for-everyone messages stay as placeholders; messages the
+        account deleted for itself are left out."""
+        self._participant(chat, account)
+        if before is not None and after is not None:
+            raise InvalidMessage("give before or after, not both")
+        limit = max(1, min(int(limit), MAX_PAGE))
+        head = await self._messages.head(chat)
+        if after is not None:
+            seqs = range(max(after, 0) + 1, min(head, after + limit) + 1)
+        else:
+            top = head if before is None else min(before - 1, head)
+            seqs = range(max(top - limit + 1, 1), top + 1)
+        page = await self._messages.page(chat, seqs)
+        return [message for message in page if message.visible_to(account)]
+
+    async def chats(self, account: str, *, limit: int = 100) -> list[ChatListEntry]:
+        return await self._chat_list.list(account, limit=max(1, min(int(limit), 500)))
+
+    async def mark(self, account: str, *, chat: str, seq: int, kind: str) -> int:
+        """A delivery or read receipt up to `seq`; returns the position recorded."""
+        others = self._participant(chat, account)
+        head = await self._messages.head(chat)
+        if not 0 < seq <= head:
+            raise MessageNotFound(f"{chat} has no message {seq}")
+        await self._messages.advance_cursor(chat, account, kind, seq)
+        kind_event = events.RECEIPT_READ if kind == "read" else events.RECEIPT_DELIVERED
+        event = Event(kind=kind_event, chat=chat, actor=account, recipients=(*others, account), seq=seq,
+                      at=self._clock())
+        if kind == "read":
+            await self._project_directly(event)
+        await self._publisher.publish(event)
+        return seq
+
+    async def typing(self, account: str, *, chat: str) -> None:
+        others = self._participant(chat, account)
+        await self._publisher.publish(Event(kind=events.TYPING, chat=chat, actor=account, recipients=others,
+                                            at=self._clock()))
+
+    # --- helpers ----------------------------------------------------------------------------------
+
+    async def _chat_with(self, sender: str, to: object) -> str:
+        if not isinstance(to, str):
+            raise InvalidMessage('"to" must be an account id like @bob:ru')
+        try:
+            recipient = parse_account_id(to)
+        except MalformedAccountId as err:
+            raise InvalidMessage(str(err), hint=err.hint) from None
+        if str(recipient) == sender:
+            raise InvalidMessage("a private chat needs two people; write to someone else")
+        if recipient.region != self._region:
+            raise Unreachable(f"{recipient} lives in region {recipient.region}; chats across borders arrive "
+                              "with federation")
+        if not await self._directory.exists(str(recipient)):
+            raise UnknownRecipient(f"there is no account {recipient}")
+        return private_chat_id(sender, str(recipient))
+
+    def _participant(self, chat: str, account: str) -> tuple[str, ...]:
+        """The other participants of `chat`; NotAParticipant unless `account` is one."""
+        try:
+            participants = private_participants(chat)
+        except InvalidMessage:
+            raise NotAParticipant("you are not in that chat") from None
+        if account not in participants:
+            raise NotAParticipant("you are not in that chat")
+        return tuple(p for p in participants if p != account)
+
+    async def _existing(self, chat: str, seq: object, account: str) -> Message:
+        self._participant(chat, account)
+        if not isinstance(seq, int) or isinstance(seq, bool) or seq < 1:
+            raise InvalidMessage("seq must be a positive integer")
+        message = await self._messages.get(chat, seq)
+        if message is None or not message.visible_to(account):
+            raise MessageNotFound(f"{chat} has no message {seq}")
+        return message
+
+    async def _own(self, chat: str, seq: object, account: str) -> Message:
+        message = await self._existing(chat, seq, account)
+        if message.sender != account:
+            raise NotYourMessage("only its sender can change a message")
+        if message.deleted:
+            raise MessageNotFound("that message was deleted")
+        return message
+
+    async def _announce(self, kind: str, message: Message, *, actor: str) -> None:
+        others = self._participant(message.chat, actor)
+        event = Event(kind=kind, chat=message.chat, actor=actor, recipients=(*others, actor), seq=message.seq,
+                      at=message.edited_at or message.sent_at, data=message.as_wire())
+        await self._project_directly(event)
+        await self._publisher.publish(event)
+
+    async def _project_directly(self, event: Event) -> None:
+        """The writer's path to the chat list (seed ADR-1). A failure here is not the sender's
+        problem: the projector applies the same event from Kafka."""
+        try:
+            await project(self._chat_list, event)
+        except Exception as err:  # noqa: BLE001 - any store failure; the Kafka path repairs it
+            logger.warning("chat list not updated directly; the projector will",
+                           extra={"chat": event.chat, "error": str(err)})
