@@ -39,6 +39,14 @@ class Unreachable(MessagingError):
     code = "foreign_region"
 
 
+class RateLimited(MessagingError):
+    code = "rate_limited"
+
+    def __init__(self, message: str, *, retry_after_s: float) -> None:
+        super().__init__(message, hint="slow down; the answer says when to try again")
+        self.retry_after_s = retry_after_s
+
+
 class StoreUnavailable(MessagingError):
     code = "store_unavailable"
 

@@ -32,6 +32,7 @@ from svyaz.messaging.ids import check_client_id, private_chat_id, private_partic
 from svyaz.messaging.locks import ChatLocks
 from svyaz.messaging.model import Message
 from svyaz.messaging.ports import AccountDirectory, ChatListStore, EventPublisher, MessageStore
+from svyaz.messaging.ratelimit import RateLimiter
 
 logger = logging.getLogger("svyaz.messaging.service")
 
@@ -42,13 +43,14 @@ _SEQ_ATTEMPTS = 32
 class PrivateChats:
     def __init__(self, *, region: str, messages: MessageStore, chat_list: ChatListStore,
                  publisher: EventPublisher, directory: AccountDirectory,
-                 clock: Callable[[], float] = time.time) -> None:
+                 send_limit: RateLimiter | None = None, clock: Callable[[], float] = time.time) -> None:
         self._region = region
         self._messages = messages
         self._chat_list = chat_list
         self._publisher = publisher
         self._directory = directory
         self._clock = clock
+        self._send_limit = send_limit
         self._locks = ChatLocks()
         self._heads: dict[str, int] = {}
 
@@ -57,12 +59,14 @@ class PrivateChats:
     async def send(self, sender: str, *, to: str, text: object, client_id: object,
                    reply_to: int | None = None) -> Message:
         cleaned = clean_text(text)
+        self._spend(sender)
         chat = await self._chat_with(sender, to)
         if reply_to is not None:
             await self._existing(chat, reply_to, sender)
         return await self._store_and_publish(chat, sender, check_client_id(client_id), cleaned, reply_to=reply_to)
 
     async def forward(self, sender: str, *, to: str, from_chat: str, seq: int, client_id: object) -> Message:
+        self._spend(sender)
         original = await self._existing(from_chat, seq, sender)
         if original.deleted:
             raise MessageNotFound("that message was deleted")
@@ -168,6 +172,10 @@ class PrivateChats:
                                             at=self._clock()))
 
     # --- helpers ----------------------------------------------------------------------------------
+
+    def _spend(self, sender: str) -> None:
+        if self._send_limit is not None:
+            self._send_limit.take(sender)
 
     async def _chat_with(self, sender: str, to: object) -> str:
         if not isinstance(to, str):

@@ -81,6 +81,13 @@ def _seconds(value: object) -> float:
     return number
 
 
+def _rate(value: object) -> float:
+    number = _to_float(value)
+    if number is None or not math.isfinite(number) or number <= 0:
+        raise _Invalid("a positive number per second")
+    return number
+
+
 def _text(expected: str, pattern: str) -> Parser:
     compiled = re.compile(pattern)
 
@@ -138,6 +145,14 @@ class IdentityConfigSection:
 class AuditConfig:
     checkpoint_every_entries: int = _setting(_COUNT)
     checkpoint_every_s: float = _setting(_seconds)
+
+
+@dataclass(frozen=True)
+class MessagingConfig:
+    # Per account and node process: a steady rate of sends (messages and forwards) and the burst
+    # allowed on top of it. Beyond them a send is refused with `rate_limited` and a retry delay.
+    send_rate_per_s: float = _setting(_rate)
+    send_burst: int = _setting(_COUNT)
 
 
 @dataclass(frozen=True)
@@ -207,6 +222,7 @@ class NodeConfig:
     identity: IdentityConfigSection
     audit: AuditConfig
     rbac: RbacConfig
+    messaging: MessagingConfig
 
     @property
     def data_path(self) -> Path:
@@ -224,6 +240,7 @@ SECTIONS: dict[str, type] = {
     "identity": IdentityConfigSection,
     "audit": AuditConfig,
     "rbac": RbacConfig,
+    "messaging": MessagingConfig,
 }
 
 
@@ -282,6 +299,7 @@ def default_settings(region: str) -> dict[str, dict[str, object]]:
         },
         "audit": {"checkpoint_every_entries": 1000, "checkpoint_every_s": 300.0},
         "rbac": {"policy_dir": str(DEFAULT_POLICY_DIR), "reload_interval_s": 60.0},
+        "messaging": {"send_rate_per_s": 5.0, "send_burst": 30},
     }
 
 

@@ -9,6 +9,7 @@ group `<topic_prefix>projector`), and the gateway's feed (a private group at the
 from __future__ import annotations
 
 import logging
+import time
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
@@ -22,6 +23,7 @@ from svyaz.identity.store import IdentityStore
 from svyaz.messaging.bus import ensure_topic, open_event_publisher, open_event_stream, private_events_topic
 from svyaz.messaging.errors import StoreUnavailable
 from svyaz.messaging.projector import serve_projector
+from svyaz.messaging.ratelimit import RateLimiter
 from svyaz.messaging.service import PrivateChats
 from svyaz.messaging.store import MongoChatListStore, MongoMessageStore
 from svyaz.node.config import NodeConfig
@@ -97,7 +99,9 @@ async def open_messaging(config: NodeConfig, client: MongoClient, identity_store
     async with open_event_publisher(kafka.bootstrap_servers, private_events_topic(kafka.topic_prefix),
                                     client_id=f"{config.node.id}-messages",
                                     timeout_s=max(kafka.timeout_s, 5.0)) as publisher:
+        send_limit = RateLimiter(rate_per_s=config.messaging.send_rate_per_s, burst=config.messaging.send_burst,
+                                 clock=time.monotonic)
         chats = PrivateChats(region=config.region, messages=messages, chat_list=chat_list, publisher=publisher,
-                             directory=IdentityDirectory(identity_store, limiter))
+                             directory=IdentityDirectory(identity_store, limiter), send_limit=send_limit)
         yield Messaging(chats=chats, delivery=LocalDelivery(), config=config, messages=messages,
                         chat_list=chat_list)

@@ -129,3 +129,22 @@ async def test_strangers_cannot_read_a_chat_and_bad_messages_are_refused_whole(n
                         "nobody": "unknown_account", "abroad": "foreign_region", "typo": "invalid_field",
                         "bad_id": "invalid_message", "bad_seq": "invalid_field"}
     assert [m["text"] for m in still["messages"]] == ["secret plans"]  # the connection survived each refusal
+
+
+async def test_a_flood_is_refused_with_a_retry_delay_and_the_connection_survives(node):
+    alice = await register_and_login(node, "@alice:ru")
+    await register_and_login(node, "@bob:ru")
+    burst = node.config.messaging.send_burst
+    async with open_node_client(node.url, access_token=alice["access_token"]) as a:
+        outcomes = []
+        for n in range(burst + 5):
+            try:
+                await a.call("message.send", to="@bob:ru", text=f"spam {n}", client_id=client_id())
+                outcomes.append("sent")
+            except RemoteError as err:
+                outcomes.append((err.code, err.retry_after_s > 0))
+        await trio.sleep(1.0 / node.config.messaging.send_rate_per_s + 0.1)
+        after_waiting = await a.call("message.send", to="@bob:ru", text="calm again", client_id=client_id())
+
+    assert outcomes.count("sent") >= burst and ("rate_limited", True) in outcomes
+    assert after_waiting["seq"] == outcomes.count("sent") + 1  # nothing refused was stored
