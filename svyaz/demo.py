@@ -73,6 +73,9 @@ def run_demo(args: argparse.Namespace) -> int:
         trio.run(_show_identity, regions[0])
         _show_audit_verify(regions[0])
 
+        _title(f"6. A private chat on the {regions[0]} node: send, live delivery, resend, chat list, read receipt")
+        trio.run(_show_private_chat, regions[0])
+
         print()
         if args.keep_running:
             print("Nodes are running; press Ctrl-C to stop them.")
@@ -181,6 +184,47 @@ async def _show_identity(region: str) -> None:
             await client.call("role.grant", account=account, role="admin")
         except RemoteError as err:
             print(f"   role.grant as a plain user: {err.code} (the denial is in the audit log)")
+
+
+async def _sign_up(url: str, account: str, password: str) -> dict:
+    async with open_node_client(url) as anonymous:
+        await anonymous.call("account.register", account=account, password=password)
+        return await anonymous.call("auth.login", account=account, password=password, device="demo")
+
+
+async def _show_private_chat(region: str) -> None:
+    suffix = uuid.uuid4().hex[:6]
+    password = "demo river compass " + suffix
+    url = f"ws://127.0.0.1:{PORTS[region].gateway}/"
+    anna, boris = f"@anna_{suffix}:{region}", f"@boris_{suffix}:{region}"
+    anna_tokens, boris_tokens = await _sign_up(url, anna, password), await _sign_up(url, boris, password)
+    async with open_node_client(url, access_token=anna_tokens["access_token"]) as a, \
+            open_node_client(url, access_token=boris_tokens["access_token"]) as b:
+        for text in ("Привет! Lunch at 13?", "The usual place", "Bring the report, please"):
+            client_id = uuid.uuid4().hex
+            began = time.perf_counter()
+            ack = await a.call("message.send", to=boris, text=text, client_id=client_id)
+            acked = time.perf_counter()
+            event = await _next_event(b, "message.created")
+            print(f"   {anna} -> {boris}: seq {ack['seq']} acked in {(acked - began) * 1000:.1f} ms, "
+                  f"pushed to {boris} in {(time.perf_counter() - began) * 1000:.1f} ms: {event['message']['text']!r}")
+        again = await a.call("message.send", to=boris, text="Bring the report, please", client_id=client_id)
+        print(f"   the last send again with the same client id (a resend after a timeout): seq {again['seq']}, "
+              "nothing new stored")
+        [entry] = (await b.call("chat.list"))["chats"]
+        print(f"   {boris}'s chat list: {entry['peer']}, {entry['unread']} unread, preview {entry['preview']!r}")
+        await b.call("message.read", chat=ack["chat"], seq=ack["seq"])
+        receipt = await _next_event(a, "receipt.read")
+        print(f"   {boris} read up to seq {ack['seq']}; {anna} got the read receipt (seq {receipt['seq']})")
+        print(f"   stored in the private bulkhead: svyaz_{region}_private.messages, _id {ack['chat']}#000000000001..3")
+
+
+async def _next_event(client, kind: str) -> dict:
+    with trio.fail_after(10):
+        async for frame in client.pushes:
+            if frame.get("type") == "event" and frame.get("kind") == kind:
+                return frame
+    raise SvyazError(f"the connection closed before a {kind} event arrived")
 
 
 def _show_audit_verify(region: str) -> None:

@@ -103,13 +103,15 @@ def kafka_ru(stack) -> str:
 
 
 @pytest.fixture
-def make_node_config(test_id: str) -> Callable[..., NodeConfig]:
+def make_node_config(test_id: str, tmp_path) -> Callable[..., NodeConfig]:
     """A ru node on port 0 with fast probes; store and Kafka default to addresses where nothing listens."""
 
     def make(*, store_url: str | None = None, kafka: str | None = None, **settings: str) -> NodeConfig:
         """`settings` are extra SVYAZ_ variables without the prefix, e.g. gateway__max_connections="3"."""
         environ = {
             "SVYAZ_NODE__ID": f"ru-{test_id}",
+            # Its own keys and audit anchors: never the development node's in .svyaz/.
+            "SVYAZ_NODE__DATA_DIR": str(tmp_path / "node"),
             "SVYAZ_NODE__SHUTDOWN_GRACE_S": "2",
             "SVYAZ_HEALTH__PROBE_INTERVAL_S": "0.2",
             "SVYAZ_HEALTH__PROBE_TIMEOUT_S": "1",
