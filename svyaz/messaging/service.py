@@ -23,21 +23,19 @@ from svyaz.messaging.errors import (
     MessageNotFound,
     NotAParticipant,
     NotYourMessage,
-    StoreUnavailable,
     UnknownRecipient,
     Unreachable,
 )
 from svyaz.messaging.events import Event
 from svyaz.messaging.ids import check_client_id, private_chat_id, private_participants
-from svyaz.messaging.locks import ChatLocks
 from svyaz.messaging.model import Message
 from svyaz.messaging.ports import AccountDirectory, ChatListStore, EventPublisher, MessageStore
 from svyaz.messaging.ratelimit import RateLimiter
+from svyaz.messaging.writer import SequencedWriter
 
 logger = logging.getLogger("svyaz.messaging.service")
 
 MAX_PAGE = 100
-_SEQ_ATTEMPTS = 32
 
 
 class PrivateChats:
@@ -51,8 +49,7 @@ class PrivateChats:
         self._directory = directory
         self._clock = clock
         self._send_limit = send_limit
-        self._locks = ChatLocks()
-        self._heads: dict[str, int] = {}
+        self._writer = SequencedWriter(messages)
 
     # --- sending ----------------------------------------------------------------------------------
 
@@ -75,39 +72,16 @@ class PrivateChats:
                                              forwarded_from=original.forwarded_from or original.sender)
 
     async def _store_and_publish(self, chat: str, sender: str, client_id: str, text: str, **extra) -> Message:
-        async with self._locks.hold(chat):
-            message = await self._messages.by_client_id(chat, sender, client_id)
-            if message is None:
-                message = await self._insert(Message(chat=chat, seq=0, sender=sender, client_id=client_id,
-                                                     text=text, sent_at=self._clock(), **extra))
+        message = await self._writer.store(Message(chat=chat, seq=0, sender=sender, client_id=client_id, text=text,
+                                                   sent_at=self._clock(), **extra))
         await self._announce(events.MESSAGE_CREATED, message, actor=sender)
         return message
-
-    async def _insert(self, draft: Message) -> Message:
-        """Store `draft` at the next free sequence number (or return the copy a resend finds)."""
-        seq = await self._next_seq(draft.chat)
-        for _ in range(_SEQ_ATTEMPTS):
-            outcome = await self._messages.insert(replace(draft, seq=seq))
-            if outcome.existing is not None:
-                return outcome.existing
-            if outcome.stored:
-                self._heads[draft.chat] = seq
-                return replace(draft, seq=seq)
-            # Another process took this number: ask the store where the chat is now.
-            seq = max(seq, await self._messages.head(draft.chat)) + 1
-        raise StoreUnavailable(f"no free sequence number in {draft.chat} after {_SEQ_ATTEMPTS} attempts")
-
-    async def _next_seq(self, chat: str) -> int:
-        head = self._heads.get(chat)
-        if head is None:
-            head = self._heads[chat] = await self._messages.head(chat)
-        return head + 1
 
     # --- changing a sent message ------------------------------------------------------------------
 
     async def edit(self, account: str, *, chat: str, seq: int, text: object) -> Message:
         cleaned = clean_text(text)
-        async with self._locks.hold(chat):
+        async with self._writer.locked(chat):
             message = await self._own(chat, seq, account)
             edited = replace(message, text=cleaned, edited_at=self._clock())
             await self._messages.replace(edited)
@@ -117,7 +91,7 @@ class PrivateChats:
     async def delete(self, account: str, *, chat: str, seq: int, for_everyone: bool) -> None:
         """For everyone (the sender only): the text is gone for both, the sequence number stays.
         For oneself: hidden from one's own history only."""
-        async with self._locks.hold(chat):
+        async with self._writer.locked(chat):
             if for_everyone:
                 message = await self._own(chat, seq, account)
                 changed = replace(message, text="", deleted=True, edited_at=None, forwarded_from=None)
