@@ -23,6 +23,7 @@ from confluent_kafka.admin import AdminClient, NewTopic
 
 from svyaz.messaging.errors import MalformedEvent, MessagingError, NotPublished
 from svyaz.messaging.events import Event, decode
+from svyaz.messaging.ids import chat_kind
 
 logger = logging.getLogger("svyaz.messaging.bus")
 _LIBRDKAFKA_LOG_LEVEL = 2  # librdkafka logs each reconnect at ERROR; outages are reported once, by us
@@ -35,6 +36,13 @@ EVENT_PARTITIONS = 6
 
 def private_events_topic(prefix: str) -> str:
     return f"{prefix}private.events"
+
+
+def event_topics(prefix: str) -> dict[str, str]:
+    """Topics by chat kind, split like the databases (bulkheads): private, group, channel (posts
+    and their comments)."""
+    return {"private": private_events_topic(prefix), "group": f"{prefix}group.events",
+            "channel": f"{prefix}channel.events", "comments": f"{prefix}channel.events"}
 
 
 def ensure_topic(bootstrap_servers: str, topic: str, *, partitions: int = EVENT_PARTITIONS,
@@ -54,9 +62,10 @@ def ensure_topic(bootstrap_servers: str, topic: str, *, partitions: int = EVENT_
 
 
 class KafkaEventPublisher:
-    def __init__(self, producer: Producer, topic: str, *, timeout_s: float) -> None:
+    def __init__(self, producer: Producer, topics: dict[str, str], *, timeout_s: float) -> None:
+        """`topics`: by chat kind (`event_topics`)."""
         self._producer = producer
-        self.topic = topic
+        self._topics = topics
         self._timeout_s = timeout_s
         self._token = trio.lowlevel.current_trio_token()
 
@@ -73,7 +82,8 @@ class KafkaEventPublisher:
                 pass
 
         try:
-            self._producer.produce(self.topic, key=event.key(), value=event.encode(), on_delivery=delivered)
+            topic = self._topics[chat_kind(event.chat)]
+            self._producer.produce(topic, key=event.key(), value=event.encode(), on_delivery=delivered)
         except (BufferError, KafkaException) as err:
             raise NotPublished(f"event for {event.chat} not published: {err}") from err
         with trio.move_on_after(self._timeout_s):
@@ -85,7 +95,7 @@ class KafkaEventPublisher:
 
 
 @asynccontextmanager
-async def open_event_publisher(bootstrap_servers: str, topic: str, *, client_id: str,
+async def open_event_publisher(bootstrap_servers: str, topics: dict[str, str], *, client_id: str,
                                timeout_s: float = 5.0) -> AsyncIterator[KafkaEventPublisher]:
     try:
         producer = Producer({
@@ -102,7 +112,7 @@ async def open_event_publisher(bootstrap_servers: str, topic: str, *, client_id:
     async with trio.open_nursery() as nursery:
         nursery.start_soon(_serve_delivery_reports, producer, stop)
         try:
-            yield KafkaEventPublisher(producer, topic, timeout_s=timeout_s)
+            yield KafkaEventPublisher(producer, topics, timeout_s=timeout_s)
         finally:
             stop.set()
             with trio.move_on_after(timeout_s, shield=True):
@@ -127,6 +137,7 @@ def _close(producer: Producer, timeout_s: float) -> None:
 @dataclass(frozen=True)
 class Received:
     event: Event
+    topic: str
     partition: int
     offset: int
 
@@ -136,28 +147,27 @@ class EventStream:
     allowed to stop the stream. Every consumer call happens on that one thread (librdkafka blocks
     a second thread's call while a poll is in flight), so `done` only queues the offset for it."""
 
-    def __init__(self, receive: trio.MemoryReceiveChannel[Received], handled: queue.SimpleQueue,
-                 topic: str) -> None:
+    def __init__(self, receive: trio.MemoryReceiveChannel[Received], handled: queue.SimpleQueue) -> None:
         self._receive = receive
         self._handled = handled
-        self.topic = topic
 
     def __aiter__(self) -> AsyncIterator[Received]:
         return self._receive.__aiter__()
 
     def done(self, record: Received) -> None:
         """Mark `record` handled: its offset is committed with the next automatic commit."""
-        self._handled.put(TopicPartition(self.topic, record.partition, record.offset + 1))
+        self._handled.put(TopicPartition(record.topic, record.partition, record.offset + 1))
 
 
 @asynccontextmanager
-async def open_event_stream(bootstrap_servers: str, topic: str, *, group_id: str | None = None,
+async def open_event_stream(bootstrap_servers: str, topics: str | list[str], *, group_id: str | None = None,
                             client_id: str, from_beginning: bool = False,
                             buffer: int = 1024) -> AsyncIterator[EventStream]:
     """With `group_id`, a member of that consumer group committing offsets marked `done` (at least
     once). Without, every partition from its end (or beginning), no group and no commits: a
     gateway's live feed, positioned at once instead of after a group join. The topic must exist
     (`ensure_topic`)."""
+    topics = [topics] if isinstance(topics, str) else list(topics)
     committed = group_id is not None
     consumer = Consumer({
         "bootstrap.servers": bootstrap_servers, "client.id": client_id,
@@ -168,12 +178,14 @@ async def open_event_stream(bootstrap_servers: str, topic: str, *, group_id: str
         "logger": logger, "log_level": _LIBRDKAFKA_LOG_LEVEL,
     })
     if committed:
-        consumer.subscribe([topic])
+        consumer.subscribe(topics)
     else:
-        metadata = await trio.to_thread.run_sync(consumer.list_topics, topic, 10.0, abandon_on_cancel=True)
-        partitions = sorted(metadata.topics[topic].partitions)
         start = 0 if from_beginning else OFFSET_END  # 0 is clamped to the log start
-        consumer.assign([TopicPartition(topic, partition, start) for partition in partitions])
+        assignment = []
+        for topic in topics:
+            metadata = await trio.to_thread.run_sync(consumer.list_topics, topic, 10.0, abandon_on_cancel=True)
+            assignment += [TopicPartition(topic, partition, start) for partition in sorted(metadata.topics[topic].partitions)]
+        consumer.assign(assignment)
     send, receive = trio.open_memory_channel[Received](buffer)
     stop, exited = threading.Event(), threading.Event()
     handled: queue.SimpleQueue[TopicPartition] = queue.SimpleQueue()
@@ -181,7 +193,7 @@ async def open_event_stream(bootstrap_servers: str, topic: str, *, group_id: str
         async with trio.open_nursery() as nursery:
             nursery.start_soon(_consume, consumer, send, handled, stop, exited)
             try:
-                yield EventStream(receive, handled, topic)
+                yield EventStream(receive, handled)
             finally:
                 stop.set()
                 nursery.cancel_scope.cancel()
@@ -230,7 +242,7 @@ async def _consume(consumer: Consumer, send: trio.MemorySendChannel[Received],
                 consumer.store_offsets(message=record)
                 continue
             try:
-                trio.from_thread.run(send.send, Received(event, record.partition(), record.offset()))
+                trio.from_thread.run(send.send, Received(event, record.topic(), record.partition(), record.offset()))
             except (trio.RunFinishedError, trio.Cancelled, trio.BrokenResourceError, trio.ClosedResourceError):
                 return
 

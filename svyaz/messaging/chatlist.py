@@ -14,6 +14,7 @@ from dataclasses import dataclass, replace
 from svyaz.messaging import events
 from svyaz.messaging.content import preview
 from svyaz.messaging.events import Event
+from svyaz.messaging.ids import PRIVATE_PREFIX
 
 DELETED_PREVIEW = "message deleted"
 
@@ -27,6 +28,7 @@ class ChatListEntry:
     last_at: float = 0.0
     preview: str = ""
     preview_sender: str = ""
+    preview_at: float = 0.0     # when the preview's text was written (sent or last edited)
     read_seq: int = 0
     version: int = 0            # bumped by every store write; the compare-and-set key
 
@@ -40,7 +42,10 @@ def apply(entry: ChatListEntry, event: Event) -> ChatListEntry:
     if event.kind == events.MESSAGE_CREATED:
         return _created(entry, event)
     if event.kind == events.MESSAGE_EDITED and event.seq == entry.last_seq:
-        return replace(entry, preview=preview(event.data.get("text", "")))
+        # Deletion is final, and an older edit arriving late must not undo a newer one.
+        if entry.preview == DELETED_PREVIEW or event.at < entry.preview_at:
+            return entry
+        return replace(entry, preview=preview(event.data.get("text", "")), preview_at=event.at)
     if event.kind == events.MESSAGE_DELETED and event.seq == entry.last_seq:
         return replace(entry, preview=DELETED_PREVIEW)
     if event.kind == events.RECEIPT_READ and event.actor == entry.account:
@@ -52,7 +57,7 @@ def _created(entry: ChatListEntry, event: Event) -> ChatListEntry:
     updated = entry
     if event.seq > entry.last_seq:
         updated = replace(updated, last_seq=event.seq, last_at=event.at, preview=preview(event.data.get("text", "")),
-                          preview_sender=event.actor)
+                          preview_sender=event.actor, preview_at=event.at)
     if event.actor == entry.account:
         # Writing in a chat reads it up to what one wrote.
         updated = replace(updated, read_seq=max(updated.read_seq, event.seq))
@@ -60,7 +65,11 @@ def _created(entry: ChatListEntry, event: Event) -> ChatListEntry:
 
 
 def accounts_concerned(event: Event) -> tuple[str, ...]:
-    """Whose chat list entries an event may change."""
+    """Whose chat list entries an event may change. Only private chats have entries: a group's or
+    channel's line in a chat list is computed when read (its head against the reader's cursor),
+    never written per member."""
+    if not event.chat.startswith(PRIVATE_PREFIX):
+        return ()
     if event.kind == events.RECEIPT_READ:
         return (event.actor,)
     if event.kind in events.PROJECTED:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 import unicodedata
 
 from svyaz.messaging.errors import InvalidMessage
@@ -23,6 +24,9 @@ def clean_text(text: object) -> str:
         raise InvalidMessage(f"the message has {len(cleaned)} characters; the limit is {MAX_TEXT_CHARS}")
     if any(unicodedata.category(ch) == "Cc" and ch not in _ALLOWED_CONTROLS for ch in cleaned):
         raise InvalidMessage("the message contains control characters")
+    if any(unicodedata.category(ch) == "Cs" for ch in cleaned):
+        # JSON can carry a lone surrogate ("\ud800"); it is not text and cannot be stored.
+        raise InvalidMessage("the message contains an unpaired surrogate (not valid Unicode text)")
     return cleaned
 
 
@@ -30,3 +34,31 @@ def preview(text: str) -> str:
     """The start of a message for a chat list: one line, at most PREVIEW_CHARS characters."""
     line = " ".join(text.split())
     return line if len(line) <= PREVIEW_CHARS else line[: PREVIEW_CHARS - 1] + "…"
+
+
+TITLE_CHARS = 128
+MAX_LINKS = 10
+_LINK = re.compile(r"https?://[^\s<>\"]{1,2000}", re.IGNORECASE)
+
+
+def clean_title(title: object) -> str:
+    """A group's or channel's name: one line, 1..TITLE_CHARS characters, nothing invisible."""
+    if not isinstance(title, str):
+        raise InvalidMessage('"title" must be a string')
+    cleaned = unicodedata.normalize("NFC", title.strip())
+    if not cleaned or len(cleaned) > TITLE_CHARS:
+        raise InvalidMessage(f"a title has 1 to {TITLE_CHARS} characters")
+    if any(unicodedata.category(ch) in {"Cc", "Cf", "Cs"} for ch in cleaned):
+        raise InvalidMessage("a title cannot contain control, invisible formatting or surrogate characters")
+    return cleaned
+
+
+def links_in(text: str) -> tuple[str, ...]:
+    """The http(s) links of a text, in order, without repeats, at most MAX_LINKS; trailing
+    punctuation is the sentence's, not the link's."""
+    found: list[str] = []
+    for match in _LINK.finditer(text):
+        link = match.group(0).rstrip(".,;:!?)»")
+        if link not in found:
+            found.append(link)
+    return tuple(found[:MAX_LINKS])

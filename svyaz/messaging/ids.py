@@ -1,5 +1,9 @@
 """Chat, message and client-message ids.
 
+Kinds of chat, by prefix: `dm/` private, `g/<region>/<id>` group, `c/<region>/<id>` channel, and
+`c/<region>/<id>/p/<seq>` the comment thread of one channel post. Group and channel ids carry the
+region of their home node.
+
 A private chat's id is derived from its two participants, so both sides (and, later, both home
 nodes) name it the same without asking anyone: `dm/@alice:ru/@bob:ru`, participants sorted. A
 stored message's id is `<chat>#<seq as 12 digits>`: unique per chat and sequence, and a page of
@@ -10,6 +14,7 @@ device and makes a resend after a timeout return the first copy instead of a sec
 from __future__ import annotations
 
 import re
+import uuid
 
 from svyaz.identity.accounts import parse_account_id
 from svyaz.identity.errors import MalformedAccountId
@@ -37,6 +42,47 @@ def private_participants(chat_id: str) -> tuple[str, str]:
     if first >= second:
         raise InvalidMessage(f"{chat_id[:80]!r} is not a private chat id: participants must be two, sorted")
     return first, second
+
+
+GROUP_PREFIX = "g/"
+CHANNEL_PREFIX = "c/"
+_SHARED_ID = re.compile(r"[gc]/[a-z]{2}/[0-9a-f]{16}")
+_THREAD_ID = re.compile(r"(c/[a-z]{2}/[0-9a-f]{16})/p/([1-9][0-9]{0,11})")
+
+PRIVATE, GROUP, CHANNEL, COMMENTS = "private", "group", "channel", "comments"
+
+
+def new_group_id(region: str) -> str:
+    return f"{GROUP_PREFIX}{region}/{uuid.uuid4().hex[:16]}"
+
+
+def new_channel_id(region: str) -> str:
+    return f"{CHANNEL_PREFIX}{region}/{uuid.uuid4().hex[:16]}"
+
+
+def comments_chat_id(channel: str, post_seq: int) -> str:
+    return f"{channel}/p/{post_seq}"
+
+
+def chat_kind(chat_id: object) -> str:
+    """PRIVATE, GROUP, CHANNEL or COMMENTS; InvalidMessage for anything else."""
+    if isinstance(chat_id, str):
+        if chat_id.startswith(PRIVATE_PREFIX):
+            private_participants(chat_id)
+            return PRIVATE
+        if _SHARED_ID.fullmatch(chat_id):
+            return GROUP if chat_id.startswith(GROUP_PREFIX) else CHANNEL
+        if _THREAD_ID.fullmatch(chat_id):
+            return COMMENTS
+    raise InvalidMessage(f"{str(chat_id)[:80]!r} is not a chat id")
+
+
+def thread_of(comments_chat: str) -> tuple[str, int]:
+    """(channel, post seq) of a comment thread id."""
+    match = _THREAD_ID.fullmatch(comments_chat)
+    if match is None:
+        raise InvalidMessage(f"{comments_chat[:80]!r} is not a comment thread")
+    return match.group(1), int(match.group(2))
 
 
 def message_id(chat_id: str, seq: int) -> str:

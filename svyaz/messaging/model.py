@@ -19,6 +19,8 @@ class Message:
     edited_at: float | None = None
     deleted: bool = False                # deleted for everyone: text gone, seq kept
     hidden_for: tuple[str, ...] = ()     # accounts that deleted it for themselves
+    links: tuple[str, ...] = ()          # http(s) links in the text (channel posts)
+    media: str | None = None             # a media reference (filled in by the media work)
 
     def visible_to(self, account: str) -> bool:
         return account not in self.hidden_for
@@ -28,9 +30,11 @@ class Message:
         is nobody's business)."""
         wire: dict[str, Any] = {"chat": self.chat, "seq": self.seq, "sender": self.sender,
                                 "client_id": self.client_id, "text": self.text, "sent_at": self.sent_at}
-        for name in ("reply_to", "forwarded_from", "edited_at"):
+        for name in ("reply_to", "forwarded_from", "edited_at", "media"):
             if getattr(self, name) is not None:
                 wire[name] = getattr(self, name)
+        if self.links:
+            wire["links"] = list(self.links)
         if self.deleted:
             wire["deleted"] = True
         return wire
@@ -42,3 +46,18 @@ class Cursors:
 
     delivered: dict[str, int] = field(default_factory=dict)
     read: dict[str, int] = field(default_factory=dict)
+
+
+OWNER, ADMIN, MEMBER, SUBSCRIBER = "owner", "admin", "member", "subscriber"
+MANAGERS = frozenset({OWNER, ADMIN})
+
+
+@dataclass(frozen=True)
+class ChatInfo:
+    """A group's or channel's own record: what it is called and who made it."""
+
+    chat: str
+    kind: str
+    title: str
+    owner: str
+    created_at: float

@@ -8,7 +8,7 @@ from typing import Protocol
 
 from svyaz.messaging.chatlist import ChatListEntry
 from svyaz.messaging.events import Event
-from svyaz.messaging.model import Cursors, Message
+from svyaz.messaging.model import ChatInfo, Cursors, Message
 
 
 @dataclass(frozen=True)
@@ -42,6 +42,31 @@ class MessageStore(Protocol):
         """Move `account`'s `kind` cursor ("delivered" or "read") to `seq` unless it is further."""
 
     async def cursors(self, chat: str) -> Cursors: ...
+
+    async def cursor(self, chat: str, account: str, kind: str) -> int:
+        """`account`'s `kind` position in `chat` (0 if none)."""
+
+
+class Memberships(Protocol):
+    """Who belongs to a group or channel, and with which role (model.OWNER ... SUBSCRIBER).
+    `chats_of` is the per-account index a gateway and the chat list read in one lookup."""
+
+    async def info(self, chat: str) -> ChatInfo | None: ...
+
+    async def create(self, info: ChatInfo) -> None: ...
+
+    async def role(self, chat: str, account: str) -> str | None: ...
+
+    async def set_role(self, chat: str, account: str, role: str) -> None: ...
+
+    async def remove(self, chat: str, account: str) -> bool: ...
+
+    async def members(self, chat: str, *, limit: int) -> list[tuple[str, str]]:
+        """(account, role) pairs, for showing a member list; not for the hot path."""
+
+    async def count(self, chat: str) -> int: ...
+
+    async def chats_of(self, account: str) -> list[str]: ...
 
 
 class ChatListStore(Protocol):

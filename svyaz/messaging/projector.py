@@ -10,7 +10,7 @@ import trio
 
 from svyaz.messaging.bus import EventStream
 from svyaz.messaging.chatlist_writer import project
-from svyaz.messaging.errors import StoreUnavailable
+from svyaz.messaging.errors import MessagingError, StoreUnavailable
 from svyaz.messaging.events import PROJECTED
 from svyaz.messaging.ports import ChatListStore
 
@@ -23,7 +23,14 @@ async def serve_projector(stream: EventStream, chat_list: ChatListStore, *,
     task_status.started()
     async for record in stream:
         if record.event.kind in PROJECTED:
-            await _apply_until_stored(chat_list, record.event)
+            try:
+                await _apply_until_stored(chat_list, record.event)
+            except MessagingError as err:
+                # A well-formed record the projection cannot use (e.g. a malformed chat id):
+                # retrying cannot help, and stopping here would stop every chat behind it.
+                logger.error("event skipped by the projector", extra={"chat": record.event.chat[:80],
+                                                                       "event_id": record.event.id,
+                                                                       "error": str(err)})
         stream.done(record)
 
 

@@ -3,6 +3,7 @@ refused and a script flooding a chat is, with the delay after which it may try a
 
 from __future__ import annotations
 
+import math
 from collections import OrderedDict
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -37,6 +38,7 @@ class RateLimiter:
         if len(self._buckets) > MAX_BUCKETS:
             self._buckets.popitem(last=False)
         if bucket.tokens < 1:
-            wait = (1 - bucket.tokens) / self._rate
-            raise RateLimited(f"too many {what}; wait {wait:.1f} s", retry_after_s=round(wait, 2))
+            # Rounded up: a client that waits exactly this long finds the token there.
+            wait = math.ceil((1 - bucket.tokens) / self._rate * 100) / 100
+            raise RateLimited(f"too many {what}; wait {wait:.2f} s", retry_after_s=wait)
         bucket.tokens -= 1

@@ -1,7 +1,8 @@
 """Private chats: send, reply, forward, edit, delete, history, receipts, typing, the chat list.
 
 A send is acknowledged with its sequence number only after the message is stored and its event
-acknowledged by Kafka. The client's message id makes a resend return the stored message (and
+acknowledged by Kafka. Events are published within the chat's turn (see `writer`), so a chat's
+events reach Kafka in the order its changes were stored. The client's message id makes a resend return the stored message (and
 publish its event again) instead of storing a second one.
 """
 
@@ -29,13 +30,13 @@ from svyaz.messaging.errors import (
 from svyaz.messaging.events import Event
 from svyaz.messaging.ids import check_client_id, private_chat_id, private_participants
 from svyaz.messaging.model import Message
+from svyaz.messaging.paging import page_range
 from svyaz.messaging.ports import AccountDirectory, ChatListStore, EventPublisher, MessageStore
 from svyaz.messaging.ratelimit import RateLimiter
 from svyaz.messaging.writer import SequencedWriter
 
 logger = logging.getLogger("svyaz.messaging.service")
 
-MAX_PAGE = 100
 
 
 class PrivateChats:
@@ -72,10 +73,10 @@ class PrivateChats:
                                              forwarded_from=original.forwarded_from or original.sender)
 
     async def _store_and_publish(self, chat: str, sender: str, client_id: str, text: str, **extra) -> Message:
-        message = await self._writer.store(Message(chat=chat, seq=0, sender=sender, client_id=client_id, text=text,
-                                                   sent_at=self._clock(), **extra))
-        await self._announce(events.MESSAGE_CREATED, message, actor=sender)
-        return message
+        draft = Message(chat=chat, seq=0, sender=sender, client_id=client_id, text=text, sent_at=self._clock(),
+                        **extra)
+        return await self._writer.store(
+            draft, then=lambda message: self._announce(events.MESSAGE_CREATED, message, actor=sender))
 
     # --- changing a sent message ------------------------------------------------------------------
 
@@ -85,7 +86,7 @@ class PrivateChats:
             message = await self._own(chat, seq, account)
             edited = replace(message, text=cleaned, edited_at=self._clock())
             await self._messages.replace(edited)
-        await self._announce(events.MESSAGE_EDITED, edited, actor=account)
+            await self._announce(events.MESSAGE_EDITED, edited, actor=account)
         return edited
 
     async def delete(self, account: str, *, chat: str, seq: int, for_everyone: bool) -> None:
@@ -99,8 +100,8 @@ class PrivateChats:
                 message = await self._existing(chat, seq, account)
                 changed = replace(message, hidden_for=tuple(sorted({*message.hidden_for, account})))
             await self._messages.replace(changed)
-        if for_everyone:
-            await self._announce(events.MESSAGE_DELETED, changed, actor=account)
+            if for_everyone:
+                await self._announce(events.MESSAGE_DELETED, changed, actor=account)
 
     # --- reading ----------------------------------------------------------------------------------
 
@@ -110,15 +111,7 @@ class PrivateChats:
         `after`, ascending. Deleted-for-everyone messages stay as placeholders; messages the
         account deleted for itself are left out."""
         self._participant(chat, account)
-        if before is not None and after is not None:
-            raise InvalidMessage("give before or after, not both")
-        limit = max(1, min(int(limit), MAX_PAGE))
-        head = await self._messages.head(chat)
-        if after is not None:
-            seqs = range(max(after, 0) + 1, min(head, after + limit) + 1)
-        else:
-            top = head if before is None else min(before - 1, head)
-            seqs = range(max(top - limit + 1, 1), top + 1)
+        seqs = page_range(await self._messages.head(chat), before=before, after=after, limit=limit)
         page = await self._messages.page(chat, seqs)
         return [message for message in page if message.visible_to(account)]
 

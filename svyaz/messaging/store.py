@@ -26,13 +26,14 @@ from pymongo.errors import DuplicateKeyError, PyMongoError
 from svyaz.messaging.chatlist import ChatListEntry
 from svyaz.messaging.errors import StoreUnavailable
 from svyaz.messaging.ids import message_id, private_participants
-from svyaz.messaging.model import Cursors, Message
+from svyaz.messaging.model import ChatInfo, Cursors, Message
 from svyaz.messaging.ports import Inserted
 
 P = ParamSpec("P")
 T = TypeVar("T")
 _MESSAGE_FIELDS = ("chat", "seq", "sender", "client_id", "text", "sent_at", "reply_to", "forwarded_from",
-                   "edited_at", "deleted", "hidden_for")
+                   "edited_at", "deleted", "hidden_for", "links", "media")
+_LISTS = ("hidden_for", "links")
 
 
 def _blocking(function: Callable[P, T]) -> Callable[P, T]:
@@ -158,6 +159,14 @@ class MongoMessageStore(_Threaded):
         self._cursors.update_one({"_id": f"{chat}|{account}"},
                                  {"$max": {kind: seq}, "$set": {"chat": chat, "account": account}}, upsert=True)
 
+    async def cursor(self, chat: str, account: str, kind: str) -> int:
+        return await self._run(self._cursor, chat, account, kind)
+
+    @_blocking
+    def _cursor(self, chat: str, account: str, kind: str) -> int:
+        doc = self._cursors.find_one({"_id": f"{chat}|{account}"}) or {}
+        return doc.get(kind, 0)
+
     async def cursors(self, chat: str) -> Cursors:
         return await self._run(self._read_cursors, chat)
 
@@ -212,20 +221,115 @@ class MongoChatListStore(_Threaded):
         return [_entry(doc) for doc in docs]
 
 
+class MongoMemberships(_Threaded):
+    """Members of the groups (or channels) of one bulkhead database, plus the per-account index
+    in the chat list database. The index is rewritten whole by FerretDB on each change, so two
+    simultaneous joins of one account could lose one entry; `chats_of` callers treat it as the
+    list to watch, and membership itself (the `members` document) is the truth."""
+
+    def __init__(self, bulkhead: Database, chat_list: Database, limiter: trio.CapacityLimiter) -> None:
+        super().__init__(limiter)
+        self._chats = bulkhead["chats"]
+        self._members = bulkhead["members"]
+        self._index = chat_list["memberships"]
+
+    @_blocking
+    def ensure_indexes(self) -> None:
+        self._members.create_index([("chat", ASCENDING), ("role", ASCENDING)])
+
+    async def info(self, chat: str) -> ChatInfo | None:
+        return await self._run(self._info, chat)
+
+    @_blocking
+    def _info(self, chat: str) -> ChatInfo | None:
+        doc = self._chats.find_one({"_id": chat})
+        if doc is None:
+            return None
+        return ChatInfo(chat=doc["_id"], kind=doc["kind"], title=doc["title"], owner=doc["owner"],
+                        created_at=doc["created_at"])
+
+    async def create(self, info: ChatInfo) -> None:
+        await self._run(self._create, info)
+
+    @_blocking
+    def _create(self, info: ChatInfo) -> None:
+        self._chats.insert_one({"_id": info.chat, "kind": info.kind, "title": info.title, "owner": info.owner,
+                                "created_at": info.created_at, "member_count": 0})
+
+    async def role(self, chat: str, account: str) -> str | None:
+        return await self._run(self._role, chat, account)
+
+    @_blocking
+    def _role(self, chat: str, account: str) -> str | None:
+        doc = self._members.find_one({"_id": f"{chat}|{account}"})
+        return doc["role"] if doc else None
+
+    async def set_role(self, chat: str, account: str, role: str) -> None:
+        await self._run(self._set_role, chat, account, role)
+
+    @_blocking
+    def _set_role(self, chat: str, account: str, role: str) -> None:
+        result = self._members.replace_one({"_id": f"{chat}|{account}"},
+                                           {"chat": chat, "account": account, "role": role}, upsert=True)
+        if result.upserted_id is not None:
+            self._chats.update_one({"_id": chat}, {"$inc": {"member_count": 1}})
+            self._index.update_one({"_id": account}, {"$addToSet": {"chats": chat}}, upsert=True)
+
+    async def remove(self, chat: str, account: str) -> bool:
+        return await self._run(self._remove, chat, account)
+
+    @_blocking
+    def _remove(self, chat: str, account: str) -> bool:
+        removed = self._members.delete_one({"_id": f"{chat}|{account}"}).deleted_count == 1
+        if removed:
+            self._chats.update_one({"_id": chat}, {"$inc": {"member_count": -1}})
+        self._index.update_one({"_id": account}, {"$pull": {"chats": chat}})
+        return removed
+
+    async def members(self, chat: str, *, limit: int) -> list[tuple[str, str]]:
+        return await self._run(self._list_members, chat, limit)
+
+    @_blocking
+    def _list_members(self, chat: str, limit: int) -> list[tuple[str, str]]:
+        docs = self._members.find({"chat": chat}).sort("account", ASCENDING).limit(limit)
+        return [(doc["account"], doc["role"]) for doc in docs]
+
+    async def count(self, chat: str) -> int:
+        return await self._run(self._count, chat)
+
+    @_blocking
+    def _count(self, chat: str) -> int:
+        doc = self._chats.find_one({"_id": chat}, {"member_count": 1})
+        return max(doc["member_count"], 0) if doc else 0
+
+    async def chats_of(self, account: str) -> list[str]:
+        return await self._run(self._chats_of, account)
+
+    @_blocking
+    def _chats_of(self, account: str) -> list[str]:
+        doc = self._index.find_one({"_id": account})
+        return list(doc["chats"]) if doc else []
+
+
 def _client_key(chat: str, sender: str, client_id: str) -> str:
     return f"{chat}|{sender}|{client_id}"
 
 
 def _message_doc(message: Message) -> dict[str, Any]:
     doc = {name: getattr(message, name) for name in _MESSAGE_FIELDS}
-    doc["hidden_for"] = list(message.hidden_for)
+    for name in _LISTS:
+        doc[name] = list(doc[name])
     return {"_id": message_id(message.chat, message.seq), **doc}
 
 
 def _message(doc: dict[str, Any]) -> Message:
-    return Message(**{name: doc[name] for name in _MESSAGE_FIELDS if name != "hidden_for"},
-                   hidden_for=tuple(doc["hidden_for"]))
+    fields = {name: doc.get(name) for name in _MESSAGE_FIELDS}
+    for name in _LISTS:
+        fields[name] = tuple(fields[name] or ())
+    fields["deleted"] = bool(fields["deleted"])
+    return Message(**fields)
 
 
 def _entry(doc: dict[str, Any]) -> ChatListEntry:
-    return ChatListEntry(**{name: doc[name] for name in ChatListEntry.__dataclass_fields__})
+    # Fields added later are missing from older entries: those keep the field's default.
+    return ChatListEntry(**{name: doc[name] for name in ChatListEntry.__dataclass_fields__ if name in doc})

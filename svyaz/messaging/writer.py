@@ -8,7 +8,8 @@ stored returns the stored message instead of a second copy.
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Awaitable, Callable
+from collections import OrderedDict
 from contextlib import asynccontextmanager
 from dataclasses import replace
 
@@ -20,11 +21,16 @@ from svyaz.messaging.ports import MessageStore
 _SEQ_ATTEMPTS = 32
 
 
+# Heads remembered per process; the least recently written chats are forgotten first (a forgotten
+# head is read from the store again).
+MAX_HEADS = 100_000
+
+
 class SequencedWriter:
     def __init__(self, messages: MessageStore) -> None:
         self.messages = messages
         self._locks = ChatLocks()
-        self._heads: dict[str, int] = {}
+        self._heads: OrderedDict[str, int] = OrderedDict()
 
     @asynccontextmanager
     async def locked(self, chat: str) -> AsyncIterator[None]:
@@ -32,12 +38,16 @@ class SequencedWriter:
         async with self._locks.hold(chat):
             yield
 
-    async def store(self, draft: Message) -> Message:
+    async def store(self, draft: Message, *, then: Callable[[Message], Awaitable[None]] | None = None) -> Message:
         """`draft` stored at its chat's next seq (its own `seq` is ignored), or the message its
-        client id already produced."""
+        client id already produced. `then(message)` runs before the chat's turn ends: publishing
+        there keeps a chat's events in the order of its sequence numbers."""
         async with self._locks.hold(draft.chat):
             known = await self.messages.by_client_id(draft.chat, draft.sender, draft.client_id)
-            return known if known is not None else await self._insert(draft)
+            message = known if known is not None else await self._insert(draft)
+            if then is not None:
+                await then(message)
+            return message
 
     async def _insert(self, draft: Message) -> Message:
         seq = await self._next_seq(draft.chat)
@@ -46,7 +56,7 @@ class SequencedWriter:
             if outcome.existing is not None:
                 return outcome.existing
             if outcome.stored:
-                self._heads[draft.chat] = seq
+                self._remember(draft.chat, seq)
                 return replace(draft, seq=seq)
             # Another process took this number: ask the store where the chat is now.
             seq = max(seq, await self.messages.head(draft.chat)) + 1
@@ -55,5 +65,12 @@ class SequencedWriter:
     async def _next_seq(self, chat: str) -> int:
         head = self._heads.get(chat)
         if head is None:
-            head = self._heads[chat] = await self.messages.head(chat)
+            head = await self.messages.head(chat)
+            self._remember(chat, head)
         return head + 1
+
+    def _remember(self, chat: str, head: int) -> None:
+        self._heads[chat] = head
+        self._heads.move_to_end(chat)
+        if len(self._heads) > MAX_HEADS:
+            self._heads.popitem(last=False)

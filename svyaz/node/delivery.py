@@ -1,24 +1,33 @@
 """Live delivery: every gateway reads the message events and pushes each to the connections it
-holds for the event's recipients (local fan-out; nothing is routed between gateways).
+holds for the event's recipients and audience (local fan-out; nothing is routed between gateways).
+
+An event of a private chat names its recipients. An event of a group or channel names its
+audience (the group or channel): the gateway keeps, for the accounts connected here, which chats
+they belong to (read once per account at attach, then kept current by membership events), so a
+post to a million subscribers costs each gateway one lookup in a dictionary.
 
 Each connection registers an outbox (a bounded memory channel its own task drains into the
-WebSocket). A connection that falls `outbox_size` events behind is told to go (`slow`): it
-reconnects and catches up from history, while the feed never waits for one slow client.
+WebSocket). A connection that falls `outbox_size` events behind is told to go: it reconnects and
+catches up from history, while the feed never waits for one slow client.
 """
 
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable, Iterable, Iterator
-from contextlib import contextmanager
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterable
+from contextlib import asynccontextmanager
 from dataclasses import dataclass
 
 import trio
 
+from svyaz.messaging import events
 from svyaz.messaging.bus import EventStream
+from svyaz.messaging.events import Event
 from svyaz.node.frames import Frame
 
 logger = logging.getLogger("svyaz.node.delivery")
+
+ChatsOf = Callable[[str], Awaitable[list[str]]]
 
 
 @dataclass(eq=False)
@@ -28,25 +37,37 @@ class _Outbox:
 
 
 class LocalDelivery:
-    def __init__(self) -> None:
+    def __init__(self, chats_of: ChatsOf | None = None) -> None:
+        """`chats_of(account)`: the groups and channels an account belongs to."""
+        self._chats_of = chats_of
         self._outboxes: dict[str, set[_Outbox]] = {}
+        self._chats: dict[str, set[str]] = {}       # account connected here -> its groups and channels
+        self._audiences: dict[str, set[str]] = {}   # group or channel -> its accounts connected here
         self.delivered = 0
         self.overflowed = 0
 
-    @contextmanager
-    def attach(self, account: str, channel: trio.MemorySendChannel[Frame],
-               on_overflow: Callable[[], None]) -> Iterator[None]:
+    @asynccontextmanager
+    async def attach(self, account: str, channel: trio.MemorySendChannel[Frame],
+                     on_overflow: Callable[[], None]) -> AsyncIterator[None]:
         """Deliver `account`'s events into `channel` while the block runs; `on_overflow()` is
         called when the channel is full."""
         outbox = _Outbox(channel, on_overflow)
+        first = account not in self._outboxes
         self._outboxes.setdefault(account, set()).add(outbox)
         try:
+            if first and self._chats_of is not None:
+                for chat in await self._chats_of(account):
+                    self._join(account, chat)
             yield
         finally:
             outboxes = self._outboxes.get(account, set())
             outboxes.discard(outbox)
             if not outboxes:
                 self._outboxes.pop(account, None)
+                for chat in self._chats.pop(account, set()):
+                    self._audiences.get(chat, set()).discard(account)
+                    if not self._audiences.get(chat):
+                        self._audiences.pop(chat, None)
 
     def connected(self, account: str) -> bool:
         return account in self._outboxes
@@ -54,7 +75,26 @@ class LocalDelivery:
     async def serve(self, stream: EventStream, *, task_status: trio.TaskStatus[None] = trio.TASK_STATUS_IGNORED) -> None:
         task_status.started()
         async for record in stream:
-            self.push(record.event.recipients, {"type": "event", **record.event.as_wire()})
+            self.deliver(record.event)
+
+    def deliver(self, event: Event) -> None:
+        self._follow_membership(event)
+        targets = set(event.recipients) | self._audiences.get(event.audience, set())
+        self.push(targets, {"type": "event", **event.as_wire()})
+
+    def _follow_membership(self, event: Event) -> None:
+        account = event.data.get("account")
+        if not isinstance(account, str) or account not in self._outboxes:
+            return
+        if event.kind == events.MEMBER_ADDED:
+            self._join(account, event.chat)
+        elif event.kind == events.MEMBER_REMOVED:
+            self._chats.get(account, set()).discard(event.chat)
+            self._audiences.get(event.chat, set()).discard(account)
+
+    def _join(self, account: str, chat: str) -> None:
+        self._chats.setdefault(account, set()).add(chat)
+        self._audiences.setdefault(chat, set()).add(account)
 
     def push(self, recipients: Iterable[str], frame: Frame) -> None:
         for account in recipients:

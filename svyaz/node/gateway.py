@@ -252,7 +252,7 @@ class Gateway:
                 told_to_go = True
                 send.close()  # ends the loop below, which then closes the connection
 
-        with self._delivery.attach(account, send, too_slow):
+        async with self._delivery.attach(account, send, too_slow):
             async for frame in receive:
                 if told_to_go:
                     break  # the backlog is not worth sending: the client catches up from history

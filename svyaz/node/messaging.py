@@ -1,5 +1,6 @@
-"""The node's messaging, composed: private chats over the private-message bulkhead and the chat
-list, events on Kafka, the chat-list projector and the live-delivery feed of the gateway.
+"""The node's messaging, composed: private chats, groups and channels over their three bulkhead
+databases and the chat list, events on Kafka (a topic per bulkhead), the chat-list projector and
+the live-delivery feed of the gateway.
 
 `open_messaging` opens the adapters without waiting for their servers; `Messaging.run` is what the
 node's nursery runs: index creation (retried until the store answers), the projector (its consumer
@@ -12,7 +13,7 @@ import logging
 import time
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import trio
 from confluent_kafka import KafkaException
@@ -20,14 +21,26 @@ from pymongo import MongoClient
 from pymongo.errors import PyMongoError
 
 from svyaz.identity.store import IdentityStore
-from svyaz.messaging.bus import ensure_topic, open_event_publisher, open_event_stream, private_events_topic
+from svyaz.messaging.bus import (
+    ensure_topic,
+    event_topics,
+    open_event_publisher,
+    open_event_stream,
+    private_events_topic,
+)
+from svyaz.messaging.channels import Channels
+from svyaz.messaging.groups import GroupChats
+from svyaz.messaging.ids import CHANNEL, GROUP
+from svyaz.messaging.overview import ChatOverview
+from svyaz.messaging.writer import SequencedWriter
 from svyaz.messaging.errors import StoreUnavailable
 from svyaz.messaging.projector import serve_projector
 from svyaz.messaging.ratelimit import RateLimiter
 from svyaz.messaging.service import PrivateChats
-from svyaz.messaging.store import MongoChatListStore, MongoMessageStore
+from svyaz.messaging.store import MongoChatListStore, MongoMemberships, MongoMessageStore
 from svyaz.node.config import NodeConfig
 from svyaz.node.delivery import LocalDelivery
+from svyaz.node.errors import DependencyUnavailable
 
 logger = logging.getLogger("svyaz.node.messaging")
 _RETRY_S = 2.0
@@ -48,23 +61,32 @@ class IdentityDirectory:
 @dataclass(frozen=True)
 class Messaging:
     chats: PrivateChats
+    groups: GroupChats
+    channels: Channels
+    overview: ChatOverview
     delivery: LocalDelivery
     config: NodeConfig
-    messages: MongoMessageStore
     chat_list: MongoChatListStore
+    indexed: tuple[MongoChatListStore | MongoMessageStore | MongoMemberships, ...]  # ensure_indexes at start
+    # Set once the gateway's live feed sits at the end of every event topic: before that, events
+    # would pass this gateway by, so the node reports itself not ready (`FeedProbe`).
+    feed_ready: trio.Event = field(default_factory=trio.Event)
 
     async def run(self) -> None:
         kafka = self.config.kafka
-        topic = private_events_topic(kafka.topic_prefix)
+        topics = sorted(set(event_topics(kafka.topic_prefix).values()))
         async with trio.open_nursery() as nursery:
             nursery.start_soon(self._keep_indexes)
-            await self._ensure_topic(topic)
+            for topic in topics:
+                await self._ensure_topic(topic)
             async with (
-                open_event_stream(kafka.bootstrap_servers, topic, group_id=f"{kafka.topic_prefix}projector",
+                open_event_stream(kafka.bootstrap_servers, private_events_topic(kafka.topic_prefix),
+                                  group_id=f"{kafka.topic_prefix}projector",
                                   client_id=f"{self.config.node.id}-projector") as projected,
-                open_event_stream(kafka.bootstrap_servers, topic,
+                open_event_stream(kafka.bootstrap_servers, topics,
                                   client_id=f"{self.config.node.id}-delivery") as live,
             ):
+                self.feed_ready.set()
                 nursery.start_soon(serve_projector, projected, self.chat_list)
                 nursery.start_soon(self.delivery.serve, live)
                 await trio.sleep_forever()
@@ -82,7 +104,7 @@ class Messaging:
     async def _keep_indexes(self) -> None:
         while True:
             try:
-                for store in (self.messages, self.chat_list):
+                for store in self.indexed:
                     await trio.to_thread.run_sync(store.ensure_indexes, abandon_on_cancel=True)
                 return
             except (StoreUnavailable, PyMongoError) as err:
@@ -90,18 +112,43 @@ class Messaging:
                 await trio.sleep(_RETRY_S)
 
 
+class FeedProbe:
+    """The readiness `Probe` of live delivery: ready once the feed is positioned."""
+
+    def __init__(self, messaging: Messaging) -> None:
+        self._messaging = messaging
+
+    async def check(self) -> None:
+        if not self._messaging.feed_ready.is_set():
+            raise DependencyUnavailable("the live delivery feed is not positioned on the event topics yet")
+
+
 @asynccontextmanager
 async def open_messaging(config: NodeConfig, client: MongoClient, identity_store: IdentityStore,
                          limiter: trio.CapacityLimiter) -> AsyncIterator[Messaging]:
     prefix, kafka = config.store.database_prefix, config.kafka
-    messages = MongoMessageStore(client[f"{prefix}_private"], limiter)
-    chat_list = MongoChatListStore(client[f"{prefix}_chatlist"], limiter)
-    async with open_event_publisher(kafka.bootstrap_servers, private_events_topic(kafka.topic_prefix),
+    chat_list_db = client[f"{prefix}_chatlist"]
+    private = MongoMessageStore(client[f"{prefix}_private"], limiter)
+    group_messages = MongoMessageStore(client[f"{prefix}_groups"], limiter)
+    channel_messages = MongoMessageStore(client[f"{prefix}_channels"], limiter)
+    chat_list = MongoChatListStore(chat_list_db, limiter)
+    group_members = MongoMemberships(client[f"{prefix}_groups"], chat_list_db, limiter)
+    channel_members = MongoMemberships(client[f"{prefix}_channels"], chat_list_db, limiter)
+    directory = IdentityDirectory(identity_store, limiter)
+    async with open_event_publisher(kafka.bootstrap_servers, event_topics(kafka.topic_prefix),
                                     client_id=f"{config.node.id}-messages",
                                     timeout_s=max(kafka.timeout_s, 5.0)) as publisher:
         send_limit = RateLimiter(rate_per_s=config.messaging.send_rate_per_s, burst=config.messaging.send_burst,
                                  clock=time.monotonic)
-        chats = PrivateChats(region=config.region, messages=messages, chat_list=chat_list, publisher=publisher,
-                             directory=IdentityDirectory(identity_store, limiter), send_limit=send_limit)
-        yield Messaging(chats=chats, delivery=LocalDelivery(), config=config, messages=messages,
-                        chat_list=chat_list)
+        chats = PrivateChats(region=config.region, messages=private, chat_list=chat_list, publisher=publisher,
+                             directory=directory, send_limit=send_limit)
+        groups = GroupChats(region=config.region, writer=SequencedWriter(group_messages), memberships=group_members,
+                            publisher=publisher, directory=directory, send_limit=send_limit)
+        channels = Channels(region=config.region, writer=SequencedWriter(channel_messages),
+                            memberships=channel_members, publisher=publisher, send_limit=send_limit)
+        overview = ChatOverview(chats, {GROUP: (group_members, group_messages),
+                                        CHANNEL: (channel_members, channel_messages)})
+        yield Messaging(chats=chats, groups=groups, channels=channels, overview=overview,
+                        delivery=LocalDelivery(group_members.chats_of), config=config, chat_list=chat_list,
+                        indexed=(chat_list, private, group_messages, channel_messages, group_members,
+                                 channel_members))

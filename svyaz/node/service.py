@@ -25,6 +25,7 @@ from svyaz.node.events import KafkaEventBusProbe
 from svyaz.node.gateway import Gateway
 from svyaz.node.health import HealthMonitor
 from svyaz.node.http import HttpSidePort, SideRoutes
+from svyaz.node.messaging import FeedProbe
 from svyaz.node.metrics import create_metrics
 from svyaz.node.store import open_store_probe
 
@@ -72,7 +73,8 @@ async def _serve(
     metrics = create_metrics(CollectorRegistry())
     async with open_store_probe(config.store) as store, open_node_api(config) as node_api:
         kafka = KafkaEventBusProbe(config.kafka, client_id=config.node.id)
-        health = HealthMonitor({"store": store, "kafka": kafka}, config.health, metrics)
+        health = HealthMonitor({"store": store, "kafka": kafka, "live_feed": FeedProbe(node_api.messaging)},
+                               config.health, metrics)
         side_port = HttpSidePort(config.http, SideRoutes(lambda: health.readiness, metrics.registry), metrics)
         gateway = Gateway(config.gateway, region=config.region, node_id=config.node.id, metrics=metrics,
                           api=node_api.api, authenticator=node_api.authenticator, identity=config.identity,

@@ -1,4 +1,7 @@
-"""message.*, chat.typing, chat.list: private chats over the call API (svyaz.messaging does the work).
+"""message.*, chat.typing, chat.list: messages in any chat over the call API (svyaz.messaging
+does the work). A private message names its recipient (`to`); a group message its group
+(`chat`). History and read positions take any chat id: private, group, channel (posts with their
+comment counts) or a post's comment thread.
 
 Arguments are checked for presence, type and size here; what a message may say, and who may read
 or change it, is decided in svyaz.messaging. Unknown arguments are refused, so a client typo (say
@@ -10,22 +13,28 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
-from svyaz.messaging.chatlist import ChatListEntry
+from svyaz.messaging.channels import Channels
 from svyaz.messaging.content import MAX_TEXT_CHARS
+from svyaz.messaging.groups import GroupChats
+from svyaz.messaging.ids import CHANNEL, COMMENTS, GROUP, chat_kind
 from svyaz.messaging.model import Message
+from svyaz.messaging.overview import ChatLine, ChatOverview
 from svyaz.messaging.service import PrivateChats
 from svyaz.node.api import Call, Handler
 from svyaz.node.errors import InvalidField
 from svyaz.node.handlers.args import flag, text
 
-_ID_LIMIT = 200
+ID_LIMIT = 200
 # Text may carry surrounding whitespace the writer strips; the content rules count what remains.
-_RAW_TEXT_LIMIT = MAX_TEXT_CHARS * 2
+RAW_TEXT_LIMIT = MAX_TEXT_CHARS * 2
 
 
 class MessageHandlers:
-    def __init__(self, chats: PrivateChats) -> None:
+    def __init__(self, chats: PrivateChats, groups: GroupChats, channels: Channels, overview: ChatOverview) -> None:
         self._chats = chats
+        self._groups = groups
+        self._channels = channels
+        self._overview = overview
 
     def routes(self) -> dict[str, Handler]:
         return {
@@ -41,36 +50,51 @@ class MessageHandlers:
         }
 
     async def send(self, call: Call) -> dict[str, Any]:
-        args = _only(call, "to", "text", "client_id", "reply_to")
-        message = await self._chats.send(
-            _me(call), to=text(args, "to", limit=_ID_LIMIT), text=text(args, "text", limit=_RAW_TEXT_LIMIT),
-            client_id=text(args, "client_id", limit=64), reply_to=_optional_seq(args, "reply_to"))
-        return _ack(message)
+        args = only(call, "to", "chat", "text", "client_id", "reply_to")
+        if ("to" in args) == ("chat" in args):
+            raise InvalidField('give "to" (an account) or "chat" (a group), not both')
+        common = {"text": text(args, "text", limit=RAW_TEXT_LIMIT), "client_id": text(args, "client_id", limit=64),
+                  "reply_to": optional_seq(args, "reply_to")}
+        if "to" in args:
+            message = await self._chats.send(me(call), to=text(args, "to", limit=ID_LIMIT), **common)
+        else:
+            message = await self._groups.send(me(call), chat=_chat_of_kind(args, GROUP), **common)
+        return ack(message)
 
     async def forward(self, call: Call) -> dict[str, Any]:
-        args = _only(call, "to", "from_chat", "seq", "client_id")
+        args = only(call, "to", "from_chat", "seq", "client_id")
         message = await self._chats.forward(
-            _me(call), to=text(args, "to", limit=_ID_LIMIT), from_chat=text(args, "from_chat", limit=_ID_LIMIT),
-            seq=_seq(args, "seq"), client_id=text(args, "client_id", limit=64))
-        return _ack(message)
+            me(call), to=text(args, "to", limit=ID_LIMIT), from_chat=text(args, "from_chat", limit=ID_LIMIT),
+            seq=seq_arg(args, "seq"), client_id=text(args, "client_id", limit=64))
+        return ack(message)
 
     async def edit(self, call: Call) -> dict[str, Any]:
-        args = _only(call, "chat", "seq", "text")
-        message = await self._chats.edit(_me(call), chat=text(args, "chat", limit=_ID_LIMIT), seq=_seq(args, "seq"),
-                                         text=text(args, "text", limit=_RAW_TEXT_LIMIT))
+        args = only(call, "chat", "seq", "text")
+        message = await self._chats.edit(me(call), chat=text(args, "chat", limit=ID_LIMIT), seq=seq_arg(args, "seq"),
+                                         text=text(args, "text", limit=RAW_TEXT_LIMIT))
         return message.as_wire()
 
     async def delete(self, call: Call) -> dict[str, Any]:
-        args = _only(call, "chat", "seq", "for_everyone")
-        await self._chats.delete(_me(call), chat=text(args, "chat", limit=_ID_LIMIT), seq=_seq(args, "seq"),
+        args = only(call, "chat", "seq", "for_everyone")
+        await self._chats.delete(me(call), chat=text(args, "chat", limit=ID_LIMIT), seq=seq_arg(args, "seq"),
                                  for_everyone=flag(args, "for_everyone"))
         return {"deleted": True}
 
     async def history(self, call: Call) -> dict[str, Any]:
-        args = _only(call, "chat", "before", "after", "limit")
-        messages = await self._chats.history(
-            _me(call), chat=text(args, "chat", limit=_ID_LIMIT), before=_optional_seq(args, "before"),
-            after=_optional_seq(args, "after"), limit=_optional_seq(args, "limit") or 50)
+        args = only(call, "chat", "before", "after", "limit")
+        chat = text(args, "chat", limit=ID_LIMIT)
+        page = {"before": optional_seq(args, "before"), "after": optional_seq(args, "after"),
+                "limit": optional_seq(args, "limit") or 50}
+        kind = chat_kind(chat)
+        if kind == CHANNEL:
+            posts = await self._channels.posts(me(call), channel=chat, **page)
+            return {"messages": [{**post.message.as_wire(), "comments": post.comments} for post in posts]}
+        if kind == COMMENTS:
+            messages = await self._channels.comments(me(call), thread=chat, **page)
+        elif kind == GROUP:
+            messages = await self._groups.history(me(call), chat=chat, **page)
+        else:
+            messages = await self._chats.history(me(call), chat=chat, **page)
         return {"messages": [message.as_wire() for message in messages]}
 
     async def delivered(self, call: Call) -> dict[str, Any]:
@@ -80,49 +104,67 @@ class MessageHandlers:
         return await self._mark(call, "read")
 
     async def _mark(self, call: Call, kind: str) -> dict[str, Any]:
-        args = _only(call, "chat", "seq")
-        seq = await self._chats.mark(_me(call), chat=text(args, "chat", limit=_ID_LIMIT), seq=_seq(args, "seq"),
-                                     kind=kind)
-        return {kind: seq}
+        args = only(call, "chat", "seq")
+        chat, seq = text(args, "chat", limit=ID_LIMIT), seq_arg(args, "seq")
+        chat_type = chat_kind(chat)
+        if chat_type == GROUP:
+            marked = await self._groups.mark(me(call), chat=chat, seq=seq, kind=kind)
+        elif chat_type == CHANNEL and kind == "read":
+            marked = await self._channels.mark(me(call), channel=chat, seq=seq)
+        elif chat_type in (CHANNEL, COMMENTS):
+            raise InvalidField(f"{call.action} is not kept for this kind of chat")
+        else:
+            marked = await self._chats.mark(me(call), chat=chat, seq=seq, kind=kind)
+        return {kind: marked}
 
     async def typing(self, call: Call) -> dict[str, Any]:
-        args = _only(call, "chat")
-        await self._chats.typing(_me(call), chat=text(args, "chat", limit=_ID_LIMIT))
+        args = only(call, "chat")
+        await self._chats.typing(me(call), chat=text(args, "chat", limit=ID_LIMIT))
         return {}
 
     async def list_chats(self, call: Call) -> dict[str, Any]:
-        args = _only(call, "limit")
-        entries = await self._chats.chats(_me(call), limit=_optional_seq(args, "limit") or 100)
-        return {"chats": [_entry(entry) for entry in entries]}
+        args = only(call, "limit")
+        lines = await self._overview.lines(me(call), limit=min(optional_seq(args, "limit") or 100, 500))
+        return {"chats": [_line(line) for line in lines]}
 
 
-def _me(call: Call) -> str:
+def me(call: Call) -> str:
     return call.caller.principal.actor
 
 
-def _only(call: Call, *names: str) -> Mapping[str, Any]:
+def only(call: Call, *names: str) -> Mapping[str, Any]:
     unknown = sorted(set(call.args) - set(names))
     if unknown:
         raise InvalidField(f"{call.action} takes no argument {unknown[0][:40]!r}; it takes {', '.join(names)}")
     return call.args
 
 
-def _seq(args: Mapping[str, Any], name: str) -> int:
+def seq_arg(args: Mapping[str, Any], name: str) -> int:
     value = args.get(name)
     if not isinstance(value, int) or isinstance(value, bool) or not 0 < value < 10**12:
         raise InvalidField(f'"{name}" must be a positive integer')
     return value
 
 
-def _optional_seq(args: Mapping[str, Any], name: str) -> int | None:
-    return None if args.get(name) is None else _seq(args, name)
+def optional_seq(args: Mapping[str, Any], name: str) -> int | None:
+    return None if args.get(name) is None else seq_arg(args, name)
 
 
-def _ack(message: Message) -> dict[str, Any]:
+def ack(message: Message) -> dict[str, Any]:
     return {"chat": message.chat, "seq": message.seq, "client_id": message.client_id, "sent_at": message.sent_at}
 
 
-def _entry(entry: ChatListEntry) -> dict[str, Any]:
-    return {"chat": entry.chat, "peer": entry.peer, "last_seq": entry.last_seq, "last_at": entry.last_at,
-            "preview": entry.preview, "preview_sender": entry.preview_sender, "read_seq": entry.read_seq,
-            "unread": entry.unread}
+def _chat_of_kind(args: Mapping[str, Any], kind: str) -> str:
+    chat = text(args, "chat", limit=ID_LIMIT)
+    if chat_kind(chat) != kind:
+        raise InvalidField(f'"chat" must be a {kind} id')
+    return chat
+
+
+def _line(line: ChatLine) -> dict[str, Any]:
+    entry = {"chat": line.chat, "kind": line.kind, "title": line.title, "last_seq": line.last_seq,
+             "last_at": line.last_at, "preview": line.preview, "preview_sender": line.preview_sender,
+             "read_seq": line.read_seq, "unread": line.unread}
+    if line.kind == "private":
+        entry["peer"] = line.title
+    return entry

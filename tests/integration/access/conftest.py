@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import urllib.error
+import urllib.request
 from dataclasses import dataclass
 
 import pytest
@@ -55,12 +57,35 @@ async def node(nursery, stack, test_id, tmp_path) -> RunningNode:
     with trio.fail_after(20):
         ports = await nursery.start(run, config)
     running = RunningNode(config, ports)
-    await _until_roles_loaded(running)
+    await until_serving(running)
     yield running
     with MongoClient(config.store.url) as client:
         for name in client.list_database_names():
             if name.startswith(test_id):
                 client.drop_database(name)
+
+
+async def until_serving(node: RunningNode) -> None:
+    """Sign-in works (roles loaded) and /readyz says 200 (store, Kafka, live feed)."""
+    await _until_roles_loaded(node)
+    await _until_ready(node)
+
+
+async def _until_ready(node: RunningNode) -> None:
+    """/readyz says 200 once the store, Kafka and the live delivery feed are all there."""
+    url = f"http://127.0.0.1:{node.ports.http}/readyz"
+
+    def ready() -> bool:
+        try:
+            with urllib.request.urlopen(url, timeout=2) as answer:
+                return answer.status == 200
+        except (urllib.error.URLError, OSError):
+            return False
+
+    with trio.fail_after(30):
+        # In a thread: the node answering it runs on this very event loop.
+        while not await trio.to_thread.run_sync(ready):
+            await trio.sleep(0.1)
 
 
 async def _until_roles_loaded(node: RunningNode) -> None:

@@ -10,7 +10,13 @@ import pytest
 import trio
 from pymongo import MongoClient
 
-from svyaz.messaging.bus import ensure_topic, open_event_publisher, open_event_stream, private_events_topic
+from svyaz.messaging.bus import (
+    ensure_topic,
+    event_topics,
+    open_event_publisher,
+    open_event_stream,
+    private_events_topic,
+)
 from svyaz.messaging.chatlist_writer import project
 from svyaz.messaging.errors import StoreUnavailable
 from svyaz.messaging.projector import serve_projector
@@ -45,7 +51,8 @@ async def writer(stack, test_id, *, direct_path: bool):
     topic = private_events_topic(f"{test_id}.")
     await trio.to_thread.run_sync(ensure_topic, stack.kafka("ru"), topic)
     await trio.to_thread.run_sync(messages.ensure_indexes)
-    async with open_event_publisher(stack.kafka("ru"), topic, client_id="test-writer") as publisher:
+    async with open_event_publisher(stack.kafka("ru"), event_topics(f"{test_id}."),
+                                    client_id="test-writer") as publisher:
         yield PrivateChats(region="ru", messages=messages, chat_list=chat_list if direct_path else DownChatList(),
                            publisher=publisher, directory=Everyone()), chat_list, topic
     client.close()

@@ -8,6 +8,8 @@ import pytest
 import trio
 
 from svyaz.client.connection import RemoteError, open_node_client
+from svyaz.node.service import run
+from tests.integration.access.conftest import RunningNode, node_config, until_serving
 from tests.integration.access.test_attack_script import register_and_login
 
 pytestmark = pytest.mark.usefixtures("stack")
@@ -131,25 +133,27 @@ async def test_strangers_cannot_read_a_chat_and_bad_messages_are_refused_whole(n
     assert [m["text"] for m in still["messages"]] == ["secret plans"]  # the connection survived each refusal
 
 
-async def test_a_flood_is_refused_with_a_retry_delay_and_the_connection_survives(node):
+async def test_a_flood_is_refused_with_a_retry_delay_and_the_connection_survives(nursery, stack, test_id, tmp_path):
+    # A node of its own with a small budget: 3 at once, then one every 2 s.
+    config = node_config(stack, test_id, tmp_path / "node", messaging__send_rate_per_s="0.5",
+                         messaging__send_burst="3")
+    with trio.fail_after(30):
+        node = RunningNode(config, await nursery.start(run, config))
+    await until_serving(node)
     alice = await register_and_login(node, "@alice:ru")
     await register_and_login(node, "@bob:ru")
-    burst = node.config.messaging.send_burst
     async with open_node_client(node.url, access_token=alice["access_token"]) as a:
         outcomes = []
-
-        async def spam(n: int) -> None:
+        for n in range(6):
             try:
                 await a.call("message.send", to="@bob:ru", text=f"spam {n}", client_id=client_id())
                 outcomes.append("sent")
             except RemoteError as err:
-                outcomes.append((err.code, err.retry_after_s > 0))
-
-        async with trio.open_nursery() as flood:  # all at once: the bucket has no time to refill
-            for n in range(burst + 10):
-                flood.start_soon(spam, n)
-        await trio.sleep(1.0 / node.config.messaging.send_rate_per_s + 0.1)
+                outcomes.append((err.code, err.retry_after_s))
+        refused = [outcome for outcome in outcomes if outcome != "sent"]
+        await trio.sleep(refused[-1][1])
         after_waiting = await a.call("message.send", to="@bob:ru", text="calm again", client_id=client_id())
 
-    assert outcomes.count("sent") >= burst and ("rate_limited", True) in outcomes
+    assert outcomes[:3] == ["sent"] * 3
+    assert refused and all(code == "rate_limited" and 0 < wait <= 2 for code, wait in refused)
     assert after_waiting["seq"] == outcomes.count("sent") + 1  # nothing refused was stored

@@ -1,0 +1,140 @@
+"""Groups: create, invite, remove, admin rights, send, history, read positions.
+
+Designed for 200,000 members: a message is one stored document and one event addressed to the
+group (gateways deliver it to the members they hold); nothing is written per member. Members'
+unread counts come from the group's head and each member's read cursor.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable, Sequence
+
+from svyaz.identity.accounts import parse_account_id
+from svyaz.identity.errors import MalformedAccountId
+from svyaz.messaging import events
+from svyaz.messaging.content import clean_text, clean_title
+from svyaz.messaging.errors import InvalidMessage, MessageNotFound, NotAParticipant, UnknownRecipient, Unreachable
+from svyaz.messaging.ids import GROUP, check_client_id, new_group_id
+from svyaz.messaging.model import ADMIN, MANAGERS, MEMBER, OWNER, ChatInfo, Message
+from svyaz.messaging.paging import page_range
+from svyaz.messaging.ports import AccountDirectory, EventPublisher, Memberships
+from svyaz.messaging.ratelimit import RateLimiter
+from svyaz.messaging.shared import Audience
+from svyaz.messaging.writer import SequencedWriter
+
+MAX_INVITES = 1000
+
+
+class GroupChats:
+    def __init__(self, *, region: str, writer: SequencedWriter, memberships: Memberships,
+                 publisher: EventPublisher, directory: AccountDirectory, send_limit: RateLimiter | None = None,
+                 clock: Callable[[], float] = time.time) -> None:
+        self._region = region
+        self._writer = writer
+        self._audience = Audience(memberships, publisher, clock)
+        self._memberships = memberships
+        self._directory = directory
+        self._send_limit = send_limit
+        self._clock = clock
+
+    async def create(self, owner: str, *, title: object, members: Sequence[object] = ()) -> ChatInfo:
+        info = ChatInfo(chat=new_group_id(self._region), kind=GROUP, title=clean_title(title), owner=owner,
+                        created_at=self._clock())
+        invited = await self._checked_accounts(members, besides=owner)
+        await self._memberships.create(info)
+        await self._memberships.set_role(info.chat, owner, OWNER)
+        await self._audience.member_changed(info.chat, owner, owner, OWNER)
+        for account in invited:
+            await self._add(info.chat, owner, account, MEMBER)
+        return info
+
+    async def invite(self, actor: str, *, chat: str, accounts: Sequence[object]) -> list[str]:
+        """Add accounts (owner and admins only); returns those newly added."""
+        await self._audience.require(chat, actor, MANAGERS)
+        added = []
+        for account in await self._checked_accounts(accounts, besides=actor):
+            if await self._memberships.role(chat, account) is None:
+                await self._add(chat, actor, account, MEMBER)
+                added.append(account)
+        return added
+
+    async def remove(self, actor: str, *, chat: str, account: str) -> bool:
+        """Remove a member (owner: anyone but itself; admin: members only) or leave (oneself)."""
+        target_role = await self._memberships.role(chat, account)
+        if account == actor:
+            if target_role == OWNER:
+                raise InvalidMessage("the owner cannot leave the group")
+        else:
+            actor_role = await self._audience.require(chat, actor, MANAGERS)
+            if target_role == OWNER or (target_role == ADMIN and actor_role != OWNER):
+                raise NotAParticipant("your role there does not allow it")
+        removed = await self._memberships.remove(chat, account)
+        if removed:
+            await self._audience.member_changed(chat, actor, account, None)
+        return removed
+
+    async def set_admin(self, actor: str, *, chat: str, account: str, admin: bool) -> str:
+        """Make a member an admin or a member again (the owner only)."""
+        await self._audience.require(chat, actor, {OWNER})
+        current = await self._memberships.role(chat, account)
+        if current is None or current == OWNER:
+            raise MessageNotFound(f"{account} is not a member of the group")
+        role = ADMIN if admin else MEMBER
+        if role != current:
+            await self._add(chat, actor, account, role)
+        return role
+
+    async def send(self, sender: str, *, chat: str, text: object, client_id: object,
+                   reply_to: int | None = None) -> Message:
+        cleaned = clean_text(text)
+        if self._send_limit is not None:
+            self._send_limit.take(sender)
+        await self._audience.require(chat, sender)
+        if reply_to is not None and await self._writer.messages.get(chat, reply_to) is None:
+            raise MessageNotFound(f"{chat} has no message {reply_to}")
+        draft = Message(chat=chat, seq=0, sender=sender, client_id=check_client_id(client_id), text=cleaned,
+                        sent_at=self._clock(), reply_to=reply_to)
+        message = await self._writer.store(draft, then=lambda stored: self._audience.tell(
+            events.MESSAGE_CREATED, chat, sender, seq=stored.seq, data=stored.as_wire(), at=stored.sent_at))
+        return message
+
+    async def history(self, account: str, *, chat: str, before: int | None = None, after: int | None = None,
+                      limit: int = 50) -> list[Message]:
+        await self._audience.require(chat, account)
+        seqs = page_range(await self._writer.messages.head(chat), before=before, after=after, limit=limit)
+        return [m for m in await self._writer.messages.page(chat, seqs) if m.visible_to(account)]
+
+    async def mark(self, account: str, *, chat: str, seq: int, kind: str) -> int:
+        await self._audience.require(chat, account)
+        if not 0 < seq <= await self._writer.messages.head(chat):
+            raise MessageNotFound(f"{chat} has no message {seq}")
+        await self._writer.messages.advance_cursor(chat, account, kind, seq)
+        if kind == "read":  # the reader's own devices; a group does not tell everyone who read what
+            await self._audience.tell(events.RECEIPT_READ, chat, account, seq=seq, audience="")
+        return seq
+
+    async def members(self, account: str, *, chat: str, limit: int = 200) -> list[tuple[str, str]]:
+        await self._audience.require(chat, account)
+        return await self._memberships.members(chat, limit=max(1, min(int(limit), 1000)))
+
+    async def _add(self, chat: str, actor: str, account: str, role: str) -> None:
+        await self._memberships.set_role(chat, account, role)
+        await self._audience.member_changed(chat, actor, account, role)
+
+    async def _checked_accounts(self, accounts: Sequence[object], *, besides: str) -> list[str]:
+        if len(accounts) > MAX_INVITES:
+            raise InvalidMessage(f"at most {MAX_INVITES} accounts at a time")
+        checked = []
+        for raw in accounts:
+            try:
+                account = str(parse_account_id(raw))
+            except MalformedAccountId as err:
+                raise InvalidMessage(str(err), hint=err.hint) from None
+            if account.rsplit(":", 1)[1] != self._region:
+                raise Unreachable(f"{account} lives in another region; groups across borders arrive with federation")
+            if not await self._directory.exists(account):
+                raise UnknownRecipient(f"there is no account {account}")
+            if account != besides and account not in checked:
+                checked.append(account)
+        return checked

@@ -1,0 +1,41 @@
+"""What groups and channels share: membership checks by role, one event per change addressed to
+the chat's audience, and the history of a chat with many members."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Collection
+
+from svyaz.messaging import events
+from svyaz.messaging.errors import NotAParticipant
+from svyaz.messaging.events import Event
+from svyaz.messaging.ports import EventPublisher, Memberships
+
+
+class Audience:
+    def __init__(self, memberships: Memberships, publisher: EventPublisher, clock: Callable[[], float]) -> None:
+        self.memberships = memberships
+        self._publisher = publisher
+        self._clock = clock
+
+    async def require(self, chat: str, account: str, roles: Collection[str] | None = None) -> str:
+        """`account`'s role in `chat`; NotAParticipant unless it holds one (of `roles`, if given).
+        The same answer whether or not the chat exists."""
+        role = await self.memberships.role(chat, account)
+        if role is None or (roles is not None and role not in roles):
+            raise NotAParticipant("you are not in that chat" if role is None else "your role there does not allow it")
+        return role
+
+    async def tell(self, kind: str, chat: str, actor: str, *, seq: int = 0, data: dict | None = None,
+                   audience: str | None = None, at: float | None = None) -> None:
+        """One event for everyone in `audience` (default: `chat`; "" for the actor's devices only)
+        connected anywhere."""
+        await self._publisher.publish(Event(kind=kind, chat=chat, actor=actor, recipients=(actor,),
+                                            audience=chat if audience is None else audience, seq=seq,
+                                            at=self._clock() if at is None else at, data=data or {}))
+
+    async def member_changed(self, chat: str, actor: str, account: str, role: str | None) -> None:
+        """Tell the chat, and the account itself (whose gateway must start or stop delivering)."""
+        kind = events.MEMBER_ADDED if role else events.MEMBER_REMOVED
+        data = {"account": account, **({"role": role} if role else {})}
+        await self._publisher.publish(Event(kind=kind, chat=chat, actor=actor, recipients=(account, actor),
+                                            audience=chat, at=self._clock(), data=data))
