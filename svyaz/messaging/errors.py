@@ -25,6 +25,13 @@ class NotAParticipant(MessagingError):
     code = "not_a_participant"
 
 
+class Blocked(MessagingError):
+    """The recipient does not accept messages from the sender. Said plainly: a sender left
+    waiting for a reply that can never come would be worse."""
+
+    code = "blocked"
+
+
 class MessageNotFound(MessagingError):
     code = "message_not_found"
 

@@ -9,6 +9,7 @@ from typing import Protocol
 from svyaz.messaging.chatlist import ChatListEntry
 from svyaz.messaging.events import Event
 from svyaz.messaging.model import ChatInfo, Cursors, Message
+from svyaz.messaging.safety import Report
 
 
 @dataclass(frozen=True)
@@ -87,3 +88,27 @@ class EventPublisher(Protocol):
 
 class AccountDirectory(Protocol):
     async def exists(self, account: str) -> bool: ...
+
+
+class BlockStore(Protocol):
+    async def blocks(self, blocker: str, account: str) -> bool:
+        """Whether `blocker` has blocked `account`."""
+
+    async def add(self, blocker: str, account: str, at: float) -> bool: ...
+
+    async def remove(self, blocker: str, account: str) -> bool: ...
+
+    async def blocked_by(self, blocker: str) -> list[str]: ...
+
+
+class ReportStore(Protocol):
+    async def add(self, report: Report) -> None: ...
+
+    async def open(self, *, limit: int) -> list[Report]: ...
+
+
+class PresenceStore(Protocol):
+    async def set(self, account: str, *, online: bool, at: float) -> None: ...
+
+    async def get(self, account: str) -> tuple[bool, float] | None:
+        """(online, since or last seen), or None if never seen."""

@@ -20,6 +20,7 @@ from svyaz.messaging.chatlist import ChatListEntry
 from svyaz.messaging.chatlist_writer import project
 from svyaz.messaging.content import clean_text
 from svyaz.messaging.errors import (
+    Blocked,
     InvalidMessage,
     MessageNotFound,
     NotAParticipant,
@@ -31,7 +32,7 @@ from svyaz.messaging.events import Event
 from svyaz.messaging.ids import check_client_id, private_chat_id, private_participants
 from svyaz.messaging.model import Message
 from svyaz.messaging.paging import page_range
-from svyaz.messaging.ports import AccountDirectory, ChatListStore, EventPublisher, MessageStore
+from svyaz.messaging.ports import AccountDirectory, BlockStore, ChatListStore, EventPublisher, MessageStore
 from svyaz.messaging.ratelimit import RateLimiter
 from svyaz.messaging.writer import SequencedWriter
 
@@ -42,7 +43,8 @@ logger = logging.getLogger("svyaz.messaging.service")
 class PrivateChats:
     def __init__(self, *, region: str, messages: MessageStore, chat_list: ChatListStore,
                  publisher: EventPublisher, directory: AccountDirectory,
-                 send_limit: RateLimiter | None = None, clock: Callable[[], float] = time.time) -> None:
+                 send_limit: RateLimiter | None = None, blocks: BlockStore | None = None,
+                 clock: Callable[[], float] = time.time) -> None:
         self._region = region
         self._messages = messages
         self._chat_list = chat_list
@@ -50,6 +52,7 @@ class PrivateChats:
         self._directory = directory
         self._clock = clock
         self._send_limit = send_limit
+        self._blocks = blocks
         self._writer = SequencedWriter(messages)
 
     # --- sending ----------------------------------------------------------------------------------
@@ -158,6 +161,8 @@ class PrivateChats:
                               "with federation")
         if not await self._directory.exists(str(recipient)):
             raise UnknownRecipient(f"there is no account {recipient}")
+        if self._blocks is not None and await self._blocks.blocks(str(recipient), sender):
+            raise Blocked(f"{recipient} does not accept your messages")
         return private_chat_id(sender, str(recipient))
 
     def _participant(self, chat: str, account: str) -> tuple[str, ...]:

@@ -36,7 +36,7 @@ _MESSAGE_FIELDS = ("chat", "seq", "sender", "client_id", "text", "sent_at", "rep
 _LISTS = ("hidden_for", "links")
 
 
-def _blocking(function: Callable[P, T]) -> Callable[P, T]:
+def blocking(function: Callable[P, T]) -> Callable[P, T]:
     """Driver errors become StoreUnavailable (the API answers `store_unavailable`)."""
 
     @functools.wraps(function)
@@ -51,7 +51,7 @@ def _blocking(function: Callable[P, T]) -> Callable[P, T]:
     return wrapper
 
 
-class _Threaded:
+class ThreadedAdapter:
     def __init__(self, limiter: trio.CapacityLimiter) -> None:
         self._limiter = limiter
 
@@ -59,7 +59,7 @@ class _Threaded:
         return await trio.to_thread.run_sync(function, *args, limiter=self._limiter)
 
 
-class MongoMessageStore(_Threaded):
+class MongoMessageStore(ThreadedAdapter):
     def __init__(self, database: Database, limiter: trio.CapacityLimiter) -> None:
         super().__init__(limiter)
         self._messages = database["messages"]
@@ -67,7 +67,7 @@ class MongoMessageStore(_Threaded):
         self._heads = database["heads"]
         self._cursors = database["cursors"]
 
-    @_blocking
+    @blocking
     def ensure_indexes(self) -> None:
         self._messages.create_index([("chat", ASCENDING), ("seq", ASCENDING)], unique=True)
         self._messages.create_index([("chat", ASCENDING), ("sender", ASCENDING), ("client_id", ASCENDING)],
@@ -76,7 +76,7 @@ class MongoMessageStore(_Threaded):
     async def head(self, chat: str) -> int:
         return await self._run(self._head, chat)
 
-    @_blocking
+    @blocking
     def _head(self, chat: str) -> int:
         doc = self._heads.find_one({"_id": chat})
         seq = doc["last_seq"] if doc else 0
@@ -88,7 +88,7 @@ class MongoMessageStore(_Threaded):
     async def insert(self, message: Message) -> Inserted:
         return await self._run(self._insert, message)
 
-    @_blocking
+    @blocking
     def _insert(self, message: Message) -> Inserted:
         try:
             self._messages.insert_one(_message_doc(message))
@@ -119,7 +119,7 @@ class MongoMessageStore(_Threaded):
     async def by_client_id(self, chat: str, sender: str, client_id: str) -> Message | None:
         return await self._run(self._by_client_id, chat, sender, client_id)
 
-    @_blocking
+    @blocking
     def _by_client_id(self, chat: str, sender: str, client_id: str) -> Message | None:
         known = self._client_ids.find_one({"_id": _client_key(chat, sender, client_id)})
         if known is None:
@@ -130,7 +130,7 @@ class MongoMessageStore(_Threaded):
     async def get(self, chat: str, seq: int) -> Message | None:
         return await self._run(self._get, chat, seq)
 
-    @_blocking
+    @blocking
     def _get(self, chat: str, seq: int) -> Message | None:
         doc = self._messages.find_one({"_id": message_id(chat, seq)})
         return _message(doc) if doc is not None else None
@@ -138,7 +138,7 @@ class MongoMessageStore(_Threaded):
     async def page(self, chat: str, seqs: range) -> list[Message]:
         return await self._run(self._page, chat, seqs)
 
-    @_blocking
+    @blocking
     def _page(self, chat: str, seqs: range) -> list[Message]:
         # One point read per message: `$in` on _id is not served from FerretDB's index.
         docs = (self._messages.find_one({"_id": message_id(chat, seq)}) for seq in seqs)
@@ -147,14 +147,14 @@ class MongoMessageStore(_Threaded):
     async def replace(self, message: Message) -> None:
         await self._run(self._replace, message)
 
-    @_blocking
+    @blocking
     def _replace(self, message: Message) -> None:
         self._messages.replace_one({"_id": message_id(message.chat, message.seq)}, _message_doc(message))
 
     async def advance_cursor(self, chat: str, account: str, kind: str, seq: int) -> None:
         await self._run(self._advance_cursor, chat, account, kind, seq)
 
-    @_blocking
+    @blocking
     def _advance_cursor(self, chat: str, account: str, kind: str, seq: int) -> None:
         self._cursors.update_one({"_id": f"{chat}|{account}"},
                                  {"$max": {kind: seq}, "$set": {"chat": chat, "account": account}}, upsert=True)
@@ -162,7 +162,7 @@ class MongoMessageStore(_Threaded):
     async def cursor(self, chat: str, account: str, kind: str) -> int:
         return await self._run(self._cursor, chat, account, kind)
 
-    @_blocking
+    @blocking
     def _cursor(self, chat: str, account: str, kind: str) -> int:
         doc = self._cursors.find_one({"_id": f"{chat}|{account}"}) or {}
         return doc.get(kind, 0)
@@ -170,7 +170,7 @@ class MongoMessageStore(_Threaded):
     async def cursors(self, chat: str) -> Cursors:
         return await self._run(self._read_cursors, chat)
 
-    @_blocking
+    @blocking
     def _read_cursors(self, chat: str) -> Cursors:
         delivered, read = {}, {}
         for account in private_participants(chat):
@@ -179,19 +179,19 @@ class MongoMessageStore(_Threaded):
         return Cursors(delivered=delivered, read=read)
 
 
-class MongoChatListStore(_Threaded):
+class MongoChatListStore(ThreadedAdapter):
     def __init__(self, database: Database, limiter: trio.CapacityLimiter) -> None:
         super().__init__(limiter)
         self._entries = database["entries"]
 
-    @_blocking
+    @blocking
     def ensure_indexes(self) -> None:
         self._entries.create_index([("account", ASCENDING), ("last_at", DESCENDING)])
 
     async def get(self, account: str, chat: str) -> ChatListEntry | None:
         return await self._run(self._get, account, chat)
 
-    @_blocking
+    @blocking
     def _get(self, account: str, chat: str) -> ChatListEntry | None:
         doc = self._entries.find_one({"_id": f"{account}|{chat}"})
         return _entry(doc) if doc is not None else None
@@ -199,7 +199,7 @@ class MongoChatListStore(_Threaded):
     async def put(self, entry: ChatListEntry) -> bool:
         return await self._run(self._put, entry)
 
-    @_blocking
+    @blocking
     def _put(self, entry: ChatListEntry) -> bool:
         doc = {**asdict(entry), "version": entry.version + 1}
         if entry.version == 0:
@@ -215,13 +215,13 @@ class MongoChatListStore(_Threaded):
     async def list(self, account: str, *, limit: int) -> list[ChatListEntry]:
         return await self._run(self._list, account, limit)
 
-    @_blocking
+    @blocking
     def _list(self, account: str, limit: int) -> list[ChatListEntry]:
         docs = self._entries.find({"account": account}).sort("last_at", DESCENDING).limit(limit)
         return [_entry(doc) for doc in docs]
 
 
-class MongoMemberships(_Threaded):
+class MongoMemberships(ThreadedAdapter):
     """Members of the groups (or channels) of one bulkhead database, plus the per-account index
     in the chat list database. The index is rewritten whole by FerretDB on each change, so two
     simultaneous joins of one account could lose one entry; `chats_of` callers treat it as the
@@ -233,14 +233,14 @@ class MongoMemberships(_Threaded):
         self._members = bulkhead["members"]
         self._index = chat_list["memberships"]
 
-    @_blocking
+    @blocking
     def ensure_indexes(self) -> None:
         self._members.create_index([("chat", ASCENDING), ("role", ASCENDING)])
 
     async def info(self, chat: str) -> ChatInfo | None:
         return await self._run(self._info, chat)
 
-    @_blocking
+    @blocking
     def _info(self, chat: str) -> ChatInfo | None:
         doc = self._chats.find_one({"_id": chat})
         if doc is None:
@@ -251,7 +251,7 @@ class MongoMemberships(_Threaded):
     async def create(self, info: ChatInfo) -> None:
         await self._run(self._create, info)
 
-    @_blocking
+    @blocking
     def _create(self, info: ChatInfo) -> None:
         self._chats.insert_one({"_id": info.chat, "kind": info.kind, "title": info.title, "owner": info.owner,
                                 "created_at": info.created_at, "member_count": 0})
@@ -259,7 +259,7 @@ class MongoMemberships(_Threaded):
     async def role(self, chat: str, account: str) -> str | None:
         return await self._run(self._role, chat, account)
 
-    @_blocking
+    @blocking
     def _role(self, chat: str, account: str) -> str | None:
         doc = self._members.find_one({"_id": f"{chat}|{account}"})
         return doc["role"] if doc else None
@@ -267,7 +267,7 @@ class MongoMemberships(_Threaded):
     async def set_role(self, chat: str, account: str, role: str) -> None:
         await self._run(self._set_role, chat, account, role)
 
-    @_blocking
+    @blocking
     def _set_role(self, chat: str, account: str, role: str) -> None:
         result = self._members.replace_one({"_id": f"{chat}|{account}"},
                                            {"chat": chat, "account": account, "role": role}, upsert=True)
@@ -278,7 +278,7 @@ class MongoMemberships(_Threaded):
     async def remove(self, chat: str, account: str) -> bool:
         return await self._run(self._remove, chat, account)
 
-    @_blocking
+    @blocking
     def _remove(self, chat: str, account: str) -> bool:
         removed = self._members.delete_one({"_id": f"{chat}|{account}"}).deleted_count == 1
         if removed:
@@ -289,7 +289,7 @@ class MongoMemberships(_Threaded):
     async def members(self, chat: str, *, limit: int) -> list[tuple[str, str]]:
         return await self._run(self._list_members, chat, limit)
 
-    @_blocking
+    @blocking
     def _list_members(self, chat: str, limit: int) -> list[tuple[str, str]]:
         docs = self._members.find({"chat": chat}).sort("account", ASCENDING).limit(limit)
         return [(doc["account"], doc["role"]) for doc in docs]
@@ -297,7 +297,7 @@ class MongoMemberships(_Threaded):
     async def count(self, chat: str) -> int:
         return await self._run(self._count, chat)
 
-    @_blocking
+    @blocking
     def _count(self, chat: str) -> int:
         doc = self._chats.find_one({"_id": chat}, {"member_count": 1})
         return max(doc["member_count"], 0) if doc else 0
@@ -305,7 +305,7 @@ class MongoMemberships(_Threaded):
     async def chats_of(self, account: str) -> list[str]:
         return await self._run(self._chats_of, account)
 
-    @_blocking
+    @blocking
     def _chats_of(self, account: str) -> list[str]:
         doc = self._index.find_one({"_id": account})
         return list(doc["chats"]) if doc else []

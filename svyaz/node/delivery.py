@@ -28,6 +28,19 @@ from svyaz.node.frames import Frame
 logger = logging.getLogger("svyaz.node.delivery")
 
 ChatsOf = Callable[[str], Awaitable[list[str]]]
+Presence = Callable[[str], Awaitable[None]]
+
+
+_DEPARTURE_TIMEOUT_S = 2.0
+
+
+async def _tell(hook: Presence | None, account: str) -> None:
+    if hook is None:
+        return
+    try:
+        await hook(account)
+    except Exception as err:  # noqa: BLE001 - presence is best effort; delivery must go on
+        logger.warning("presence not recorded", extra={"account": account, "error": str(err)})
 
 
 @dataclass(eq=False)
@@ -37,9 +50,14 @@ class _Outbox:
 
 
 class LocalDelivery:
-    def __init__(self, chats_of: ChatsOf | None = None) -> None:
-        """`chats_of(account)`: the groups and channels an account belongs to."""
+    def __init__(self, chats_of: ChatsOf | None = None, *, on_arrival: Presence | None = None,
+                 on_departure: Presence | None = None) -> None:
+        """`chats_of(account)`: the groups and channels an account belongs to. `on_arrival` and
+        `on_departure` are told when an account's first connection here opens and its last closes
+        (presence); their failures are logged, never the connection's problem."""
         self._chats_of = chats_of
+        self._on_arrival = on_arrival
+        self._on_departure = on_departure
         self._outboxes: dict[str, set[_Outbox]] = {}
         self._chats: dict[str, set[str]] = {}       # account connected here -> its groups and channels
         self._audiences: dict[str, set[str]] = {}   # group or channel -> its accounts connected here
@@ -55,9 +73,11 @@ class LocalDelivery:
         first = account not in self._outboxes
         self._outboxes.setdefault(account, set()).add(outbox)
         try:
-            if first and self._chats_of is not None:
-                for chat in await self._chats_of(account):
-                    self._join(account, chat)
+            if first:
+                if self._chats_of is not None:
+                    for chat in await self._chats_of(account):
+                        self._join(account, chat)
+                await _tell(self._on_arrival, account)
             yield
         finally:
             outboxes = self._outboxes.get(account, set())
@@ -68,6 +88,8 @@ class LocalDelivery:
                     self._audiences.get(chat, set()).discard(account)
                     if not self._audiences.get(chat):
                         self._audiences.pop(chat, None)
+                with trio.CancelScope(shield=True), trio.move_on_after(_DEPARTURE_TIMEOUT_S):
+                    await _tell(self._on_departure, account)
 
     def connected(self, account: str) -> bool:
         return account in self._outboxes

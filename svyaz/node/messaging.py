@@ -31,12 +31,14 @@ from svyaz.messaging.bus import (
 from svyaz.messaging.channels import Channels
 from svyaz.messaging.groups import GroupChats
 from svyaz.messaging.ids import CHANNEL, GROUP
+from svyaz.messaging.moderation import MessageReader, Moderation, Presence
 from svyaz.messaging.overview import ChatOverview
 from svyaz.messaging.writer import SequencedWriter
 from svyaz.messaging.errors import StoreUnavailable
 from svyaz.messaging.projector import serve_projector
 from svyaz.messaging.ratelimit import RateLimiter
 from svyaz.messaging.service import PrivateChats
+from svyaz.messaging.safety_store import MongoBlocks, MongoPresence, MongoReports
 from svyaz.messaging.store import MongoChatListStore, MongoMemberships, MongoMessageStore
 from svyaz.node.config import NodeConfig
 from svyaz.node.delivery import LocalDelivery
@@ -47,7 +49,8 @@ _RETRY_S = 2.0
 
 
 class IdentityDirectory:
-    """The messaging `AccountDirectory` port: an account exists if identity holds it."""
+    """What messaging asks identity: does an account exist (`AccountDirectory`), and who may see
+    its presence (its profile's setting)."""
 
     def __init__(self, store: IdentityStore, limiter: trio.CapacityLimiter) -> None:
         self._store = store
@@ -57,6 +60,10 @@ class IdentityDirectory:
         record = await trio.to_thread.run_sync(self._store.get_account, account, limiter=self._limiter)
         return record is not None
 
+    async def presence_audience(self, account: str) -> str:
+        profile = await trio.to_thread.run_sync(self._store.get_profile, account, limiter=self._limiter)
+        return profile.presence
+
 
 @dataclass(frozen=True)
 class Messaging:
@@ -64,10 +71,12 @@ class Messaging:
     groups: GroupChats
     channels: Channels
     overview: ChatOverview
+    moderation: Moderation
+    presence: Presence
     delivery: LocalDelivery
     config: NodeConfig
     chat_list: MongoChatListStore
-    indexed: tuple[MongoChatListStore | MongoMessageStore | MongoMemberships, ...]  # ensure_indexes at start
+    indexed: tuple[MongoChatListStore | MongoMessageStore | MongoMemberships | MongoBlocks | MongoReports, ...]
     # Set once the gateway's live feed sits at the end of every event topic: before that, events
     # would pass this gateway by, so the node reports itself not ready (`FeedProbe`).
     feed_ready: trio.Event = field(default_factory=trio.Event)
@@ -135,20 +144,27 @@ async def open_messaging(config: NodeConfig, client: MongoClient, identity_store
     group_members = MongoMemberships(client[f"{prefix}_groups"], chat_list_db, limiter)
     channel_members = MongoMemberships(client[f"{prefix}_channels"], chat_list_db, limiter)
     directory = IdentityDirectory(identity_store, limiter)
+    blocks = MongoBlocks(client[f"{prefix}_core"], limiter)
+    presence_store = MongoPresence(client[f"{prefix}_core"], limiter)
+    reports = MongoReports(client[f"{prefix}_moderation"], limiter)
     async with open_event_publisher(kafka.bootstrap_servers, event_topics(kafka.topic_prefix),
                                     client_id=f"{config.node.id}-messages",
                                     timeout_s=max(kafka.timeout_s, 5.0)) as publisher:
         send_limit = RateLimiter(rate_per_s=config.messaging.send_rate_per_s, burst=config.messaging.send_burst,
                                  clock=time.monotonic)
         chats = PrivateChats(region=config.region, messages=private, chat_list=chat_list, publisher=publisher,
-                             directory=directory, send_limit=send_limit)
+                             directory=directory, send_limit=send_limit, blocks=blocks)
         groups = GroupChats(region=config.region, writer=SequencedWriter(group_messages), memberships=group_members,
                             publisher=publisher, directory=directory, send_limit=send_limit)
         channels = Channels(region=config.region, writer=SequencedWriter(channel_messages),
                             memberships=channel_members, publisher=publisher, send_limit=send_limit)
         overview = ChatOverview(chats, {GROUP: (group_members, group_messages),
                                         CHANNEL: (channel_members, channel_messages)})
-        yield Messaging(chats=chats, groups=groups, channels=channels, overview=overview,
-                        delivery=LocalDelivery(group_members.chats_of), config=config, chat_list=chat_list,
+        moderation = Moderation(blocks=blocks, reports=reports, read_one=MessageReader(chats, groups, channels))
+        presence = Presence(store=presence_store, blocks=blocks, audience=directory.presence_audience,
+                            chat_list=chat_list)
+        delivery = LocalDelivery(group_members.chats_of, on_arrival=presence.arrived, on_departure=presence.left)
+        yield Messaging(chats=chats, groups=groups, channels=channels, overview=overview, moderation=moderation,
+                        presence=presence, delivery=delivery, config=config, chat_list=chat_list,
                         indexed=(chat_list, private, group_messages, channel_messages, group_members,
-                                 channel_members))
+                                 channel_members, blocks, reports))

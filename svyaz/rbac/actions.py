@@ -103,6 +103,11 @@ CATALOGUE = Catalogue((
     Action("channel.unsubscribe", "unsubscribe from a channel"),
     Action("channel.post", "post in a channel one manages"),
     Action("channel.comment", "comment on a channel post"),
+    Action("block.add", "block an account: it cannot message one nor see one's presence"),
+    Action("block.remove", "unblock an account"),
+    Action("block.list", "list the accounts one has blocked"),
+    Action("report.create", "report an account (spam, fraud, abuse) with messages one can see"),
+    Action("presence.get", "see whether an account is online, as its privacy setting allows"),
     # Acting on other people's accounts, data or rights: always audited, fail closed.
     Action("sessions.revoke.any", "sign out any session of any account (incident response)", privileged=True),
     Action("role.grant", "grant a role to an account in a region", privileged=True),

@@ -1,0 +1,114 @@
+"""The Mongo-wire adapters for blocks and presence (core database) and reports (moderation
+database). Every read here is a point read by `_id`, except the moderators' list of open reports."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import trio
+from pymongo import ASCENDING
+from pymongo.database import Database
+from pymongo.errors import DuplicateKeyError
+
+from svyaz.messaging.safety import Report
+from svyaz.messaging.store import blocking, ThreadedAdapter
+
+
+class MongoBlocks(ThreadedAdapter):
+    def __init__(self, core: Database, limiter: trio.CapacityLimiter) -> None:
+        super().__init__(limiter)
+        self._blocks = core["blocks"]
+
+    @blocking
+    def ensure_indexes(self) -> None:
+        self._blocks.create_index([("blocker", ASCENDING)])
+
+    async def blocks(self, blocker: str, account: str) -> bool:
+        return await self._run(self._blocks_one, blocker, account)
+
+    @blocking
+    def _blocks_one(self, blocker: str, account: str) -> bool:
+        return self._blocks.find_one({"_id": f"{blocker}|{account}"}, {"_id": 1}) is not None
+
+    async def add(self, blocker: str, account: str, at: float) -> bool:
+        return await self._run(self._add, blocker, account, at)
+
+    @blocking
+    def _add(self, blocker: str, account: str, at: float) -> bool:
+        try:
+            self._blocks.insert_one({"_id": f"{blocker}|{account}", "blocker": blocker, "account": account, "at": at})
+        except DuplicateKeyError:
+            return False
+        return True
+
+    async def remove(self, blocker: str, account: str) -> bool:
+        return await self._run(self._remove, blocker, account)
+
+    @blocking
+    def _remove(self, blocker: str, account: str) -> bool:
+        return self._blocks.delete_one({"_id": f"{blocker}|{account}"}).deleted_count == 1
+
+    async def blocked_by(self, blocker: str) -> list[str]:
+        return await self._run(self._blocked_by, blocker)
+
+    @blocking
+    def _blocked_by(self, blocker: str) -> list[str]:
+        return sorted(doc["account"] for doc in self._blocks.find({"blocker": blocker}))
+
+
+class MongoPresence(ThreadedAdapter):
+    def __init__(self, core: Database, limiter: trio.CapacityLimiter) -> None:
+        super().__init__(limiter)
+        self._presence = core["presence"]
+
+    async def set(self, account: str, *, online: bool, at: float) -> None:
+        await self._run(self._set, account, online, at)
+
+    @blocking
+    def _set(self, account: str, online: bool, at: float) -> None:
+        self._presence.replace_one({"_id": account}, {"online": online, "at": at}, upsert=True)
+
+    async def get(self, account: str) -> tuple[bool, float] | None:
+        return await self._run(self._get, account)
+
+    @blocking
+    def _get(self, account: str) -> tuple[bool, float] | None:
+        doc = self._presence.find_one({"_id": account})
+        return (doc["online"], doc["at"]) if doc else None
+
+
+class MongoReports(ThreadedAdapter):
+    def __init__(self, moderation: Database, limiter: trio.CapacityLimiter) -> None:
+        super().__init__(limiter)
+        self._reports = moderation["reports"]
+
+    @blocking
+    def ensure_indexes(self) -> None:
+        self._reports.create_index([("status", ASCENDING), ("created_at", ASCENDING)])
+
+    async def add(self, report: Report) -> None:
+        await self._run(self._add, report)
+
+    @blocking
+    def _add(self, report: Report) -> None:
+        self._reports.insert_one(_report_doc(report))
+
+    async def open(self, *, limit: int) -> list[Report]:
+        return await self._run(self._open, limit)
+
+    @blocking
+    def _open(self, limit: int) -> list[Report]:
+        docs = self._reports.find({"status": "open"}).sort("created_at", ASCENDING).limit(limit)
+        return [_report(doc) for doc in docs]
+
+
+def _report_doc(report: Report) -> dict[str, Any]:
+    return {"_id": report.id, "reporter": report.reporter, "account": report.account, "reason": report.reason,
+            "note": report.note, "messages": list(report.messages), "created_at": report.created_at,
+            "status": report.status, "decided_by": report.decided_by, "decision": report.decision}
+
+
+def _report(doc: dict[str, Any]) -> Report:
+    return Report(id=doc["_id"], reporter=doc["reporter"], account=doc["account"], reason=doc["reason"],
+                  note=doc["note"], messages=tuple(doc["messages"]), created_at=doc["created_at"],
+                  status=doc["status"], decided_by=doc["decided_by"], decision=doc["decision"])
