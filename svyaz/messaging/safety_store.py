@@ -1,5 +1,5 @@
-"""The Mongo-wire adapters for blocks and presence (core database) and reports (moderation
-database). Every read here is a point read by `_id`, except the moderators' list of open reports."""
+"""The Mongo-wire adapters for blocks and presence (core database), reports (moderation
+database) and the push ledger (notifications database). Every read here is a point read by `_id`, except the moderators' list of open reports."""
 
 from __future__ import annotations
 
@@ -10,6 +10,7 @@ from pymongo import ASCENDING
 from pymongo.database import Database
 from pymongo.errors import DuplicateKeyError
 
+from svyaz.messaging.notifier import Push, push_key
 from svyaz.messaging.safety import Report
 from svyaz.messaging.store import blocking, ThreadedAdapter
 
@@ -112,3 +113,23 @@ def _report(doc: dict[str, Any]) -> Report:
     return Report(id=doc["_id"], reporter=doc["reporter"], account=doc["account"], reason=doc["reason"],
                   note=doc["note"], messages=tuple(doc["messages"]), created_at=doc["created_at"],
                   status=doc["status"], decided_by=doc["decided_by"], decision=doc["decision"])
+
+
+class MongoPushLedger(ThreadedAdapter):
+    """Pushes recorded once each (`<message id>|<device>`), in the notifications database."""
+
+    def __init__(self, notifications: Database, limiter: trio.CapacityLimiter) -> None:
+        super().__init__(limiter)
+        self._pushes = notifications["pushes"]
+
+    async def claim(self, push: Push) -> bool:
+        return await self._run(self._claim, push)
+
+    @blocking
+    def _claim(self, push: Push) -> bool:
+        try:
+            self._pushes.insert_one({"_id": push_key(push), "account": push.account, "device": push.device,
+                                     "chat": push.chat, "seq": push.seq, "at": push.at})
+        except DuplicateKeyError:
+            return False
+        return True

@@ -32,14 +32,16 @@ Presence = Callable[[str], Awaitable[None]]
 
 
 _DEPARTURE_TIMEOUT_S = 2.0
+_LOOKUP_TIMEOUT_S = 2.0
 
 
 async def _tell(hook: Presence | None, account: str) -> None:
     if hook is None:
         return
     try:
-        await hook(account)
-    except Exception as err:  # noqa: BLE001 - presence is best effort; delivery must go on
+        with trio.fail_after(_LOOKUP_TIMEOUT_S):
+            await hook(account)
+    except Exception as err:  # noqa: BLE001 - presence is best effort (a timeout too); delivery goes on
         logger.warning("presence not recorded", extra={"account": account, "error": str(err)})
 
 
@@ -74,9 +76,8 @@ class LocalDelivery:
         self._outboxes.setdefault(account, set()).add(outbox)
         try:
             if first:
-                if self._chats_of is not None:
-                    for chat in await self._chats_of(account):
-                        self._join(account, chat)
+                for chat in await self._memberships(account):
+                    self._join(account, chat)
                 await _tell(self._on_arrival, account)
             yield
         finally:
@@ -90,6 +91,19 @@ class LocalDelivery:
                         self._audiences.pop(chat, None)
                 with trio.CancelScope(shield=True), trio.move_on_after(_DEPARTURE_TIMEOUT_S):
                     await _tell(self._on_departure, account)
+
+    async def _memberships(self, account: str) -> list[str]:
+        """The account's groups and channels; none (private chats only, logged) if the store
+        cannot say within a moment: a store outage must not refuse connections."""
+        if self._chats_of is None:
+            return []
+        try:
+            with trio.fail_after(_LOOKUP_TIMEOUT_S):
+                return await self._chats_of(account)
+        except Exception as err:  # noqa: BLE001 - any store failure, or no answer in time
+            logger.warning("memberships not loaded; group and channel events will not reach this connection",
+                           extra={"account": account, "error": str(err)})
+            return []
 
     def connected(self, account: str) -> bool:
         return account in self._outboxes

@@ -183,10 +183,12 @@ class Gateway:
             # drain() began while this handshake was in flight, so it did not see this connection.
             await connection.aclose(GOING_AWAY, "node shutting down")
             return
-        await self._send(connection, self._hello)
         closed: ConnectionClosed | None = None
         async with trio.open_nursery() as watchers:
             try:
+                # Live events are attached before the hello: a client that has the hello misses nothing.
+                await self._start_delivery(watchers, connection, caller)
+                await self._send(connection, self._hello)
                 await self._answer(connection, caller, watchers)
             except ConnectionClosed as err:
                 closed = err  # re-raised outside, so it is not wrapped in the nursery's group
@@ -197,7 +199,6 @@ class Gateway:
     async def _answer(self, connection: WebSocketConnection, caller: Caller, watchers: trio.Nursery) -> None:
         """Answer each message in order; an `authenticate` frame restarts the session watchdog."""
         watch = self._watch_session(watchers, connection, caller, None)
-        self._start_delivery(watchers, connection, caller)
         while True:
             message = await connection.get_message()
             self._metrics.gateway_frames_received.inc()
@@ -210,7 +211,7 @@ class Gateway:
                     reply = await self._reauthenticate(caller, frame)
                     watch = self._watch_session(watchers, connection, caller, watch)
                     if was_anonymous:
-                        self._start_delivery(watchers, connection, caller)
+                        await self._start_delivery(watchers, connection, caller)
                 else:
                     reply = answer_frame(frame)
             except FrameError as err:
@@ -236,12 +237,14 @@ class Gateway:
         return {"type": "authenticated", "id": frame.get("id"), "account": authenticated.account,
                 "session_id": authenticated.session_id, "expires_at": authenticated.expires_at}
 
-    def _start_delivery(self, nursery: trio.Nursery, connection: WebSocketConnection, caller: Caller) -> None:
-        """Live events for the connection's account, once it has one (one account per connection)."""
+    async def _start_delivery(self, nursery: trio.Nursery, connection: WebSocketConnection, caller: Caller) -> None:
+        """Live events for the connection's account, once it has one (one account per connection);
+        returns once they are attached."""
         if self._delivery is not None and not caller.principal.anonymous:
-            nursery.start_soon(self._push_events, connection, caller.principal.actor)
+            await nursery.start(self._push_events, connection, caller.principal.actor)
 
-    async def _push_events(self, connection: WebSocketConnection, account: str) -> None:
+    async def _push_events(self, connection: WebSocketConnection, account: str, *,
+                           task_status: trio.TaskStatus[None] = trio.TASK_STATUS_IGNORED) -> None:
         assert self._delivery is not None
         send, receive = trio.open_memory_channel[Frame](self._config.outbox_size)
         told_to_go = False
@@ -253,6 +256,7 @@ class Gateway:
                 send.close()  # ends the loop below, which then closes the connection
 
         async with self._delivery.attach(account, send, too_slow):
+            task_status.started()
             async for frame in receive:
                 if told_to_go:
                     break  # the backlog is not worth sending: the client catches up from history

@@ -1,6 +1,7 @@
 """The node's messaging, composed: private chats, groups and channels over their three bulkhead
-databases and the chat list, events on Kafka (a topic per bulkhead), the chat-list projector and
-the live-delivery feed of the gateway.
+databases and the chat list, events on Kafka (a topic per bulkhead), the chat-list projector, the
+offline notifier (development pushes go to `<node.data_dir>/pushes.jsonl`) and the live-delivery
+feed of the gateway.
 
 `open_messaging` opens the adapters without waiting for their servers; `Messaging.run` is what the
 node's nursery runs: index creation (retried until the store answers), the projector (its consumer
@@ -38,7 +39,8 @@ from svyaz.messaging.errors import StoreUnavailable
 from svyaz.messaging.projector import serve_projector
 from svyaz.messaging.ratelimit import RateLimiter
 from svyaz.messaging.service import PrivateChats
-from svyaz.messaging.safety_store import MongoBlocks, MongoPresence, MongoReports
+from svyaz.messaging.notifier import FilePushSender, Notifier
+from svyaz.messaging.safety_store import MongoBlocks, MongoPresence, MongoPushLedger, MongoReports
 from svyaz.messaging.store import MongoChatListStore, MongoMemberships, MongoMessageStore
 from svyaz.node.config import NodeConfig
 from svyaz.node.delivery import LocalDelivery
@@ -60,6 +62,12 @@ class IdentityDirectory:
         record = await trio.to_thread.run_sync(self._store.get_account, account, limiter=self._limiter)
         return record is not None
 
+    async def devices_of(self, account: str) -> list[str]:
+        """The account's devices: its sessions still in use."""
+        sessions = await trio.to_thread.run_sync(self._store.list_sessions, account, limiter=self._limiter)
+        now = time.time()
+        return [session.session_id for session in sessions if session.is_active(now)]
+
     async def presence_audience(self, account: str) -> str:
         profile = await trio.to_thread.run_sync(self._store.get_profile, account, limiter=self._limiter)
         return profile.presence
@@ -73,6 +81,7 @@ class Messaging:
     overview: ChatOverview
     moderation: Moderation
     presence: Presence
+    notifier: Notifier
     delivery: LocalDelivery
     config: NodeConfig
     chat_list: MongoChatListStore
@@ -94,9 +103,13 @@ class Messaging:
                                   client_id=f"{self.config.node.id}-projector") as projected,
                 open_event_stream(kafka.bootstrap_servers, topics,
                                   client_id=f"{self.config.node.id}-delivery") as live,
+                open_event_stream(kafka.bootstrap_servers, private_events_topic(kafka.topic_prefix),
+                                  group_id=f"{kafka.topic_prefix}notifier",
+                                  client_id=f"{self.config.node.id}-notifier") as offline,
             ):
                 self.feed_ready.set()
                 nursery.start_soon(serve_projector, projected, self.chat_list)
+                nursery.start_soon(self.notifier.serve, offline)
                 nursery.start_soon(self.delivery.serve, live)
                 await trio.sleep_forever()
 
@@ -164,7 +177,10 @@ async def open_messaging(config: NodeConfig, client: MongoClient, identity_store
         presence = Presence(store=presence_store, blocks=blocks, audience=directory.presence_audience,
                             chat_list=chat_list)
         delivery = LocalDelivery(group_members.chats_of, on_arrival=presence.arrived, on_departure=presence.left)
+        notifier = Notifier(presence=presence_store, devices_of=directory.devices_of,
+                            ledger=MongoPushLedger(client[f"{prefix}_notifications"], limiter),
+                            sender=FilePushSender(config.data_path / "pushes.jsonl"))
         yield Messaging(chats=chats, groups=groups, channels=channels, overview=overview, moderation=moderation,
-                        presence=presence, delivery=delivery, config=config, chat_list=chat_list,
+                        presence=presence, notifier=notifier, delivery=delivery, config=config, chat_list=chat_list,
                         indexed=(chat_list, private, group_messages, channel_messages, group_members,
                                  channel_members, blocks, reports))

@@ -157,3 +157,34 @@ async def test_a_flood_is_refused_with_a_retry_delay_and_the_connection_survives
     assert outcomes[:3] == ["sent"] * 3
     assert refused and all(code == "rate_limited" and 0 < wait <= 2 for code, wait in refused)
     assert after_waiting["seq"] == outcomes.count("sent") + 1  # nothing refused was stored
+
+
+async def test_an_offline_recipient_gets_one_push_per_device_and_an_online_one_none(node):
+    import json
+
+    alice = await register_and_login(node, "@alice:ru")
+    await register_and_login(node, "@bob:ru")  # a first device (session) of bob's
+    await register_and_login_again(node, "@bob:ru")  # a second one
+    pushes = node.config.data_path / "pushes.jsonl"
+    async with open_node_client(node.url, access_token=alice["access_token"]) as a:
+        offline = await a.call("message.send", to="@bob:ru", text="are you there?", client_id=client_id())
+        with trio.fail_after(15):
+            while not pushes.exists() or len(pushes.read_text().splitlines()) < 2:
+                await trio.sleep(0.1)
+        bob = await register_and_login_again(node, "@bob:ru")
+        async with open_node_client(node.url, access_token=bob["access_token"]) as b:
+            await a.call("message.send", to="@bob:ru", text="now you are", client_id=client_id())
+            await next_event(b, "message.created")
+        await trio.sleep(1.0)  # time for a wrong push to appear
+
+    lines = [json.loads(line) for line in pushes.read_text().splitlines()]
+    assert [(p["account"], p["seq"], p["sender"]) for p in lines] == [("@bob:ru", offline["seq"], "@alice:ru")] * 2
+    assert len({p["device"] for p in lines}) == 2
+    assert all("text" not in p for p in lines)  # a push says who wrote, never what
+
+
+async def register_and_login_again(node, account: str) -> dict:
+    from tests.integration.access.test_attack_script import PASSWORD
+
+    async with open_node_client(node.url) as anonymous:
+        return await anonymous.call("auth.login", account=account, password=PASSWORD, device="second")

@@ -1,0 +1,122 @@
+"""The offline notifier: a push per message per device of each recipient who is not online.
+
+It reads the private-message events in the consumer group `<prefix>notifier`: Kafka gives each
+partition to exactly one member of a group, so each message is handled by exactly one active
+notifier, and another takes over (from the last committed offset) if it stops. This is the
+seed's "one active notifier" (ZooKeeper leader election there) without a single point of
+contention: add node processes and the partitions spread over them.
+
+A push is recorded under `<message id>|<device>` before it is sent: a record already there means
+it was sent (or is being sent) once, so a replay after a crash sends nothing twice. The sender is
+pluggable; development uses `FilePushSender` (a JSON line per push), production an APNs/FCM/RuStore
+gateway behind the same port. Pushes carry no message text: only the chat and the sender, which
+the device then fetches over its own authenticated connection.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+from collections.abc import Awaitable, Callable
+from dataclasses import asdict, dataclass
+from pathlib import Path
+from typing import Protocol
+
+import trio
+
+from svyaz.messaging import events
+from svyaz.messaging.bus import EventStream
+from svyaz.messaging.errors import MessagingError, StoreUnavailable
+from svyaz.messaging.ids import PRIVATE_PREFIX, message_id
+from svyaz.messaging.ports import PresenceStore
+
+logger = logging.getLogger("svyaz.messaging.notifier")
+_RETRY_MAX_S = 5.0
+
+# account -> its devices (active session ids)
+DevicesOf = Callable[[str], Awaitable[list[str]]]
+
+
+@dataclass(frozen=True)
+class Push:
+    account: str
+    device: str
+    chat: str
+    seq: int
+    sender: str
+    at: float
+
+
+class PushSender(Protocol):
+    async def send(self, push: Push) -> None: ...
+
+
+class PushLedger(Protocol):
+    async def claim(self, push: Push) -> bool:
+        """Record `push`; False if it was recorded before (already sent once)."""
+
+
+class FilePushSender:
+    """Development sender: appends each push as a JSON line to a file."""
+
+    def __init__(self, path: Path) -> None:
+        self.path = path
+
+    async def send(self, push: Push) -> None:
+        line = json.dumps(asdict(push), ensure_ascii=False) + "\n"
+        await trio.to_thread.run_sync(self._append, line)
+
+    def _append(self, line: str) -> None:
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        with self.path.open("a", encoding="utf-8") as file:
+            file.write(line)
+
+
+class Notifier:
+    def __init__(self, *, presence: PresenceStore, devices_of: DevicesOf, ledger: PushLedger,
+                 sender: PushSender) -> None:
+        self._presence = presence
+        self._devices_of = devices_of
+        self._ledger = ledger
+        self._sender = sender
+        self.sent = 0
+
+    async def serve(self, stream: EventStream, *, task_status: trio.TaskStatus[None] = trio.TASK_STATUS_IGNORED) -> None:
+        task_status.started()
+        async for record in stream:
+            event = record.event
+            if event.kind == events.MESSAGE_CREATED and event.chat.startswith(PRIVATE_PREFIX):
+                await self._until_done(event)
+            stream.done(record)
+
+    async def _until_done(self, event: events.Event) -> None:
+        delay = 0.1
+        while True:
+            try:
+                await self.notify(event)
+                return
+            except StoreUnavailable as err:
+                logger.warning("push not recorded; retrying", extra={"chat": event.chat, "error": str(err)})
+                await trio.sleep(delay)
+                delay = min(delay * 2, _RETRY_MAX_S)
+            except MessagingError as err:
+                logger.error("push skipped", extra={"chat": event.chat[:80], "error": str(err)})
+                return
+
+    async def notify(self, event: events.Event) -> None:
+        for account in event.recipients:
+            if account == event.actor:
+                continue
+            known = await self._presence.get(account)
+            if known is not None and known[0]:
+                continue  # online: the gateway delivered it live
+            for device in await self._devices_of(account):
+                push = Push(account=account, device=device, chat=event.chat, seq=event.seq, sender=event.actor,
+                            at=event.at)
+                if await self._ledger.claim(push):
+                    await self._sender.send(push)
+                    self.sent += 1
+
+
+def push_key(push: Push) -> str:
+    return f"{message_id(push.chat, push.seq)}|{push.device}"
