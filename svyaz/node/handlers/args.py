@@ -3,9 +3,12 @@
 from __future__ import annotations
 
 from collections.abc import Mapping
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from svyaz.node.errors import InvalidField
+
+if TYPE_CHECKING:
+    from svyaz.node.api import Call
 
 MAX_TEXT = 1024
 
@@ -28,3 +31,27 @@ def flag(args: Mapping[str, Any], name: str) -> bool:
     if not isinstance(value, bool):
         raise InvalidField(f'"{name}" must be true or false')
     return value
+
+
+def me(call: Call) -> str:
+    return call.caller.principal.actor
+
+
+def only(call: Call, *names: str) -> Mapping[str, Any]:
+    """The call's arguments, refusing any it does not take (a misspelt name is an error, not ignored)."""
+    unknown = sorted(set(call.args) - set(names))
+    if unknown:
+        raise InvalidField(f"{call.action} takes no argument {unknown[0][:40]!r}; it takes {', '.join(names)}")
+    return call.args
+
+
+def seq_arg(args: Mapping[str, Any], name: str) -> int:
+    """A sequence number (or a count): a positive integer."""
+    value = args.get(name)
+    if not isinstance(value, int) or isinstance(value, bool) or not 0 < value < 10**12:
+        raise InvalidField(f'"{name}" must be a positive integer')
+    return value
+
+
+def optional_seq(args: Mapping[str, Any], name: str) -> int | None:
+    return None if args.get(name) is None else seq_arg(args, name)

@@ -22,7 +22,7 @@ from svyaz.messaging.overview import ChatLine, ChatOverview
 from svyaz.messaging.service import PrivateChats
 from svyaz.node.api import Call, Handler
 from svyaz.node.errors import InvalidField
-from svyaz.node.handlers.args import flag, text
+from svyaz.node.handlers.args import flag, me, only, optional_seq, seq_arg, text
 
 ID_LIMIT = 200
 # Text may carry surrounding whitespace the writer strips; the content rules count what remains.
@@ -126,28 +126,6 @@ class MessageHandlers:
         args = only(call, "limit")
         lines = await self._overview.lines(me(call), limit=min(optional_seq(args, "limit") or 100, 500))
         return {"chats": [_line(line) for line in lines]}
-
-
-def me(call: Call) -> str:
-    return call.caller.principal.actor
-
-
-def only(call: Call, *names: str) -> Mapping[str, Any]:
-    unknown = sorted(set(call.args) - set(names))
-    if unknown:
-        raise InvalidField(f"{call.action} takes no argument {unknown[0][:40]!r}; it takes {', '.join(names)}")
-    return call.args
-
-
-def seq_arg(args: Mapping[str, Any], name: str) -> int:
-    value = args.get(name)
-    if not isinstance(value, int) or isinstance(value, bool) or not 0 < value < 10**12:
-        raise InvalidField(f'"{name}" must be a positive integer')
-    return value
-
-
-def optional_seq(args: Mapping[str, Any], name: str) -> int | None:
-    return None if args.get(name) is None else seq_arg(args, name)
 
 
 def ack(message: Message) -> dict[str, Any]:

@@ -15,7 +15,7 @@ from svyaz.messaging.safety import Report
 from svyaz.node.api import Call, Handler
 from svyaz.node.errors import InvalidField
 from svyaz.node.handlers.args import optional_text
-from svyaz.node.handlers.messages import me, only, optional_seq
+from svyaz.node.handlers.args import me, only, optional_seq
 
 
 class SafetyHandlers:

@@ -10,7 +10,8 @@ from svyaz.messaging.model import ChatInfo
 from svyaz.node.api import Call, Handler
 from svyaz.node.errors import InvalidField
 from svyaz.node.handlers.args import flag, text
-from svyaz.node.handlers.messages import ID_LIMIT, RAW_TEXT_LIMIT, ack, me, only, optional_seq
+from svyaz.node.handlers.args import me, only, optional_seq
+from svyaz.node.handlers.messages import ID_LIMIT, RAW_TEXT_LIMIT, ack
 
 _TITLE_LIMIT = 512
 
