@@ -73,7 +73,7 @@ def run_demo(args: argparse.Namespace) -> int:
         trio.run(_show_identity, regions[0])
         _show_audit_verify(regions[0])
 
-        _title(f"6. A private chat on the {regions[0]} node: send, live delivery, resend, chat list, read receipt")
+        _title(f"6. Messaging on the {regions[0]} node: a private chat, a channel with comments, a group")
         trio.run(_show_private_chat, regions[0])
 
         print()
@@ -218,11 +218,28 @@ async def _show_private_chat(region: str) -> None:
         print(f"   {boris} read up to seq {ack['seq']}; {anna} got the read receipt (seq {receipt['seq']})")
         print(f"   stored in the private bulkhead: svyaz_{region}_private.messages, _id {ack['chat']}#000000000001..3")
 
+        channel = await a.call("channel.create", title="Город: новости")
+        await b.call("channel.subscribe", channel=channel["chat"])
+        post = await a.call("channel.post", channel=channel["chat"], client_id=uuid.uuid4().hex,
+                            text="Metro line 3 opens today: https://example.org/metro")
+        pushed = await _next_event(b, "message.created", channel["chat"])
+        thread = f"{channel['chat']}/p/{post['seq']}"
+        await b.call("channel.comment", thread=thread, text="Finally!", client_id=uuid.uuid4().hex)
+        [shown] = (await b.call("message.history", chat=channel["chat"]))["messages"]
+        print(f"   channel {channel['title']!r}: post {post['seq']} with links {post['links']} pushed live to the "
+              f"subscriber ({pushed['chat']}); {shown['comments']} comment in its thread {thread}")
+        group = await a.call("group.create", title="Lunch club", members=[boris])
+        await a.call("message.send", chat=group["chat"], text="Friday?", client_id=uuid.uuid4().hex)
+        in_group = await _next_event(b, "message.created", group["chat"])
+        lines = {c["title"]: c["unread"] for c in (await b.call("chat.list"))["chats"]}
+        print(f"   group {group['title']!r}: {in_group['message']['text']!r} reached {boris} live; "
+              f"{boris}'s chat list (title: unread) {lines}")
 
-async def _next_event(client, kind: str) -> dict:
+
+async def _next_event(client, kind: str, chat: str | None = None) -> dict:
     with trio.fail_after(10):
         async for frame in client.pushes:
-            if frame.get("type") == "event" and frame.get("kind") == kind:
+            if frame.get("type") == "event" and frame.get("kind") == kind and chat in (None, frame.get("chat")):
                 return frame
     raise SvyazError(f"the connection closed before a {kind} event arrived")
 
