@@ -12,9 +12,11 @@ from svyaz.errors import SvyazError, report
 
 def build_parser() -> argparse.ArgumentParser:
     from svyaz import demo
+    from svyaz.client import chat_cli
     from svyaz.client import cli as client_cli
     from svyaz.compliance.audit import cli as audit_cli
     from svyaz.node import cli as node_cli
+    from svyaz.tui import cli as tui_cli
     from svyaz.stack import cli as stack_cli
 
     parser = argparse.ArgumentParser(prog="svyaz", description="Svyaz regional messenger node and tools")
@@ -22,8 +24,10 @@ def build_parser() -> argparse.ArgumentParser:
     stack_cli.register(commands)
     node_cli.register(commands)
     client_cli.register(commands)
+    chat_cli.register(commands)
     audit_cli.register(commands)
     demo.register(commands)
+    tui_cli.register(commands)  # `svyaz chat`; Textual is imported only when the command runs
     return parser
 
 

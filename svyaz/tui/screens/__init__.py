@@ -1,0 +1,1 @@
+"""Screens of the chat app: the main chat screen and its small dialogs."""
