@@ -40,7 +40,7 @@ def append_anchor(path: Path, checkpoint: Checkpoint) -> None:
         finally:
             os.close(descriptor)  # releases the lock
         if created:
-            _fsync_directory(path.parent)
+            fsync_directory(path.parent)
     except OSError as err:
         raise AnchorFileError(
             f"checkpoint at seq {checkpoint.seq} is stored but not anchored in {path}: {err.strerror}",
@@ -69,7 +69,8 @@ def _ends_without_newline(path: Path) -> bool:
         return file.read(1) != b"\n"
 
 
-def _fsync_directory(directory: Path) -> None:
+def fsync_directory(directory: Path) -> None:
+    """Make a new or renamed entry of `directory` durable (the file's own fsync does not)."""
     descriptor = os.open(directory, os.O_RDONLY)
     try:
         os.fsync(descriptor)

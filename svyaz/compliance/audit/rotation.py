@@ -22,6 +22,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
+from svyaz.compliance.audit.anchor_file import fsync_directory
 from svyaz.compliance.audit.keys import RETIRED_DIR, retired_public_key
 from svyaz.gost import signing
 
@@ -63,8 +64,8 @@ class PendingRotation:
             _write_durably(public, self.new.public_pem, mode=0o644)
             os.replace(self.new.private_key_path, current)
             _write_durably(public, self.new.public_pem, mode=0o644)
-            _fsync_directory(self.key_dir)
-            _fsync_directory(retired)
+            fsync_directory(self.key_dir)
+            fsync_directory(retired)
             if old_descriptor is not None:
                 _overwrite(old_descriptor)  # the renamed-over file: no name left, this is its last use
         finally:
@@ -113,10 +114,3 @@ def _write_durably(path: Path, content: bytes, *, mode: int) -> None:
     os.chmod(name, mode)
     os.replace(name, path)
 
-
-def _fsync_directory(directory: Path) -> None:
-    descriptor = os.open(directory, os.O_RDONLY)
-    try:
-        os.fsync(descriptor)
-    finally:
-        os.close(descriptor)
