@@ -12,6 +12,7 @@ from svyaz.errors import SvyazError, report
 
 def build_parser() -> argparse.ArgumentParser:
     from svyaz import demo
+    from svyaz.bench import cli as bench_cli
     from svyaz.client import chat_cli
     from svyaz.client import cli as client_cli
     from svyaz.compliance.audit import cli as audit_cli
@@ -27,6 +28,7 @@ def build_parser() -> argparse.ArgumentParser:
     chat_cli.register(commands)
     audit_cli.register(commands)
     demo.register(commands)
+    bench_cli.register(commands)
     tui_cli.register(commands)  # `svyaz chat`; Textual is imported only when the command runs
     return parser
 

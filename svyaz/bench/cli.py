@@ -1,0 +1,181 @@
+"""`svyaz bench ...`: benchmarks against a real node on the running stack (docs/benchmarks.md)."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import shlex
+import sys
+from pathlib import Path
+from typing import Any
+
+from svyaz.bench.schedule import KINDS
+from svyaz.errors import SvyazError
+
+
+def register(commands: argparse._SubParsersAction) -> None:
+    bench = commands.add_parser("bench", help="benchmarks against a real node (needs `svyaz stack up`)")
+    kinds = bench.add_subparsers(dest="bench_command", required=True, metavar="BENCHMARK")
+    latency = kinds.add_parser(
+        "latency",
+        help="send→receive latency of 1:1 text with N connected clients at an aggregate rate",
+        description=(
+            "Start a node of its own (isolated databases and topics, free ports), register and connect "
+            "--clients accounts in pairs, send 1:1 text at --rate messages/s in all (open loop) for "
+            "--seconds after --warmup, and report delivery and ack latency p50/p95/p99/max, the rate "
+            "achieved, errors by code, CPU of the node, of the bench and of the stack, and the node's "
+            "memory per idle connection. --sweep R1,R2,... runs several rates and names the highest "
+            "one with p95 <= 100 ms and p99 <= 200 ms."
+        ),
+    )
+    latency.add_argument("--clients", type=_even_count, default=1000, help="connected clients, an even number "
+                         "(default 1000)")
+    load = latency.add_mutually_exclusive_group()
+    load.add_argument("--rate", type=_positive, help="messages per second in all (default 100)")
+    load.add_argument("--sweep", type=_rates, metavar="R1,R2,...", help="several rates, one after another")
+    latency.add_argument("--seconds", type=_positive, default=60.0, help="measured seconds per rate (default 60)")
+    latency.add_argument("--warmup", type=_non_negative, default=10.0,
+                         help="seconds of load before measuring, per rate (default 10)")
+    latency.add_argument("--grace", type=_non_negative, default=5.0,
+                         help="seconds to wait for late deliveries before counting them missing (default 5)")
+    latency.add_argument("--pause", type=_non_negative, default=3.0, help="idle seconds between rates (default 3)")
+    latency.add_argument("--arrivals", choices=KINDS, default="poisson",
+                         help="poisson (random gaps, random sender) or even spacing (default poisson)")
+    latency.add_argument("--max-in-flight", type=int, default=4,
+                         help="unanswered sends per connection; more are dropped_by_client (default 4)")
+    latency.add_argument("--ack-timeout", type=_positive, default=10.0, help="seconds to wait for a send's result")
+    latency.add_argument("--text-chars", type=int, default=64, help="length of each message's text (default 64)")
+    latency.add_argument("--seed", type=int, help="seed of the arrival schedule")
+    latency.add_argument("--node-url", help="use a running node (ws://...) instead of starting one")
+    latency.add_argument("--node-pid", type=int, help="with --node-url: the node's pid, for its CPU and RSS")
+    latency.add_argument("--store-url", default="mongodb://127.0.0.1:27117/", help="the bench node's store")
+    latency.add_argument("--kafka", default="127.0.0.1:19092", help="the bench node's Kafka")
+    latency.add_argument("--profile-node", type=Path, metavar="FILE",
+                         help="run the node under cProfile (slower!) and write its stats to FILE")
+    latency.add_argument("--trace-node", type=Path, metavar="FILE",
+                         help="time every store command and the steps of a send inside the node "
+                              "(svyaz.bench.nodetrace), write the timers to FILE and report them per message")
+    latency.add_argument("--json", action="store_true", help="print the report as JSON")
+    latency.set_defaults(handler=_latency)
+
+
+def _latency(args: argparse.Namespace) -> int:
+    import trio
+
+    from svyaz.bench.latency import LatencyOptions, run_latency
+
+    options = LatencyOptions(
+        clients=args.clients, rates=tuple(args.sweep or (args.rate or 100.0,)), seconds=args.seconds,
+        warmup_s=args.warmup, grace_s=args.grace, pause_s=args.pause, arrivals=args.arrivals,
+        max_in_flight=args.max_in_flight, ack_timeout_s=args.ack_timeout, text_chars=args.text_chars,
+        seed=args.seed, node_url=args.node_url, node_pid=args.node_pid, store_url=args.store_url,
+        kafka=args.kafka, profile_node=args.profile_node.resolve() if args.profile_node else None,
+        trace_node=args.trace_node.resolve() if args.trace_node else None,
+    )
+
+    def progress(line: str) -> None:
+        print(line, file=sys.stderr, flush=True)
+
+    try:
+        report = trio.run(run_latency, options, progress)
+    except BaseExceptionGroup as group:
+        sole = _sole_svyaz_error(group)
+        if sole is None:
+            raise
+        raise sole from sole.__cause__
+    report["command"] = shlex.join(["svyaz", *sys.argv[1:]])
+    print(json.dumps(report, indent=2) if args.json else render(report))
+    return 0
+
+
+def render(report: dict[str, Any]) -> str:
+    setup, node = report["setup"], report["node"]
+    lines = [
+        f"node: {node['url']} ({'started by the bench' if node['own'] else 'existing'}); {node['note']}",
+        f"machine: {report['machine_before']['cpus']} CPUs, load average before "
+        f"{report['machine_before']['load_average']}, after {report['machine_after']['load_average']}",
+        f"{setup['clients']} clients: registered and signed in in {setup['enrol_s']} s, connected in "
+        f"{setup['connect_s']} s; node RSS {setup['node_rss_before_connect_mib']} MiB -> "
+        f"{setup['node_rss_connected_idle_mib']} MiB idle = {setup['memory_per_idle_connection_kib']} KiB "
+        "per idle connection",
+        "",
+        f"{'rate/s':>7} {'sent/s':>7} {'recv':>7} {'p50':>7} {'p95':>7} {'p99':>7} {'max':>8} "
+        f"{'ack p50':>8} {'ack p99':>8} {'node':>5} {'bench':>5}  errors / verdict",
+    ]
+    for run in report["runs"]:
+        d, a = run["delivery"] or {}, run["ack"] or {}
+        verdict = "PASS" if run["verdict"]["passed"] else "fail (" + "; ".join(run["verdict"]["reasons"]) + ")"
+        lines.append(
+            f"{run['rate']:>7g} {run['send_rate']:>7} {run['delivered']:>7} {_ms(d, 'p50'):>7} {_ms(d, 'p95'):>7} "
+            f"{_ms(d, 'p99'):>7} {_ms(d, 'max'):>8} {_ms(a, 'p50'):>8} {_ms(a, 'p99'):>8} "
+            f"{run['cpu']['node_cores'] if run['cpu']['node_cores'] is not None else '-':>5} "
+            f"{run['cpu']['bench_cores']:>5}  {run['errors'] or 'no errors'}; {verdict}")
+    lines += ["", "latency in ms; node and bench in cores used (1.0 = one core busy)"]
+    for run in report["runs"]:
+        lines.append(f"  at {run['rate']:g}/s: node threads {run['cpu']['node_threads_cores']}; "
+                     f"machine {run['cpu']['machine_cores']}")
+    highest = report["highest_passing_rate"]
+    lines.append("")
+    lines.append(f"highest rate with p95 <= 100 ms and p99 <= 200 ms: {highest:g}/s" if highest is not None
+                 else "no rate met p95 <= 100 ms and p99 <= 200 ms")
+    if report["inconsistent_sweep"]:
+        lines.append("(a lower rate failed although a higher one passed: the machine was busy; rerun)")
+    for run in report["runs"]:
+        costs = run.get("node_costs")
+        if costs and costs["timers"]:
+            lines.append(f"  inside the node at {run['rate']:g}/s, per sent message: {costs['store_commands_per_message']}"
+                         f" store commands, {costs['store_ms_per_message']} ms of store round trips; top timers:")
+            for name, timer in list(costs["timers"].items())[:14]:
+                lines.append(f"    {name:<58} {timer['per_message']:>6} calls {timer['mean_ms']:>8} ms each "
+                             f"{timer['ms_per_message']:>8} ms/message")
+    if "node_profile" in report:
+        lines.append(f"node profile (main thread): {report['node_profile'].get('path')}")
+    return "\n".join(lines)
+
+
+def _sole_svyaz_error(group: BaseExceptionGroup) -> SvyazError | None:
+    """The one SvyazError in `group`, so the CLI prints it as `error: ...` instead of a traceback."""
+    leaves, pending = [], [group]
+    while pending:
+        current = pending.pop()
+        if isinstance(current, BaseExceptionGroup):
+            pending.extend(current.exceptions)
+        else:
+            leaves.append(current)
+    return leaves[0] if len(leaves) == 1 and isinstance(leaves[0], SvyazError) else None
+
+
+def _ms(summary: dict[str, Any], key: str) -> str:
+    value = summary.get(key)
+    return "-" if value is None else f"{value:.1f}"
+
+
+def _positive(text: str) -> float:
+    value = float(text)
+    if not value > 0:
+        raise argparse.ArgumentTypeError(f"expected a positive number, got {text}")
+    return value
+
+
+def _non_negative(text: str) -> float:
+    value = float(text)
+    if value < 0:
+        raise argparse.ArgumentTypeError(f"expected a number >= 0, got {text}")
+    return value
+
+
+def _even_count(text: str) -> int:
+    value = int(text)
+    if value < 2 or value % 2:
+        raise argparse.ArgumentTypeError(f"expected an even number of clients, at least 2, got {text}")
+    return value
+
+
+def _rates(text: str) -> tuple[float, ...]:
+    try:
+        rates = tuple(_positive(part) for part in text.split(",") if part.strip())
+    except ValueError as err:
+        raise argparse.ArgumentTypeError(f"expected rates like 50,100,200: {err}") from None
+    if not rates:
+        raise argparse.ArgumentTypeError("expected at least one rate")
+    return rates
