@@ -208,9 +208,15 @@ class MongoChatListStore(ThreadedAdapter):
             except DuplicateKeyError:
                 return False
             return True
-        result = self._entries.update_one({"_id": f"{entry.account}|{entry.chat}", "version": entry.version},
-                                          {"$set": doc})
-        return result.matched_count == 1
+        # The version is checked here and the write names the _id alone: FerretDB serves only an
+        # exact _id filter from the index (a {_id, version} filter scans every entry), and it
+        # rewrites documents read-then-write anyway, so its own conditional update is no stronger.
+        key = f"{entry.account}|{entry.chat}"
+        stored = self._entries.find_one({"_id": key}, {"version": 1})
+        if stored is None or stored["version"] != entry.version:
+            return False
+        self._entries.replace_one({"_id": key}, doc)
+        return True
 
     async def list(self, account: str, *, limit: int) -> list[ChatListEntry]:
         return await self._run(self._list, account, limit)
