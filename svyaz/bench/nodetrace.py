@@ -45,7 +45,7 @@ STEPS = (
     "svyaz.messaging.bus:KafkaEventPublisher.publish",
     "svyaz.messaging.projector:_apply_until_stored",
     "svyaz.messaging.notifier:Notifier.notify",
-    "svyaz.node.authn:IdentityAuthenticator.active_sessions",
+    "svyaz.node.authn:IdentityAuthenticator.revoked_sessions",
 )
 
 

@@ -245,10 +245,10 @@ class IdentityService:
             raise SessionRevoked("this session has been ended; sign in again")
         return claims
 
-    def active_sessions(self, session_ids: Collection[str]) -> set[str]:
-        """Which of these sessions can still be used: what a gateway asks, for all its connections
+    def revoked_sessions(self, session_ids: Collection[str]) -> set[str]:
+        """Which of these sessions have been ended: what a gateway asks, for all its connections
         at once, while they stay open."""
-        return self._store.active_sessions(session_ids, self._clock())
+        return self._store.revoked_sessions(session_ids)
 
     def logout(self, session_id: str, *, account_id: str | None = None) -> bool:
         return self._store.revoke_session(session_id, reason="logout", now=self._clock(), account_id=account_id)

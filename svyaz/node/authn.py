@@ -2,7 +2,7 @@
 
 The gateway asks `authenticate` when a client presents a token (in the handshake's
 `Authorization: Bearer` header or an `authenticate` frame), and its session sweeper asks
-`active_sessions` for all open connections every `identity.session_check_interval_s`, which
+`revoked_sessions` for all open connections every `identity.session_check_interval_s`, which
 bounds how long a revoked session's WebSocket survives.
 """
 
@@ -39,8 +39,8 @@ class IdentityAuthenticator:
         return Authenticated(account=claims.sub, session_id=claims.sid, expires_at=float(claims.exp),
                              second_factor=ONE_TIME_PASSWORD in claims.amr)
 
-    async def active_sessions(self, session_ids: Collection[str]) -> set[str]:
-        return await trio.to_thread.run_sync(self._service.active_sessions, session_ids, limiter=self._limiter)
+    async def revoked_sessions(self, session_ids: Collection[str]) -> set[str]:
+        return await trio.to_thread.run_sync(self._service.revoked_sessions, session_ids, limiter=self._limiter)
 
 
 def seconds_left(expires_at: float) -> float:

@@ -56,7 +56,7 @@ class Gateway:
         # Handshakes in flight count too, so a burst cannot overshoot max_connections.
         self._active = 0
         self._open: set[WebSocketConnection] = set()
-        self._sweeper = (SessionSweeper(authenticator.active_sessions, interval_s=identity.session_check_interval_s)
+        self._sweeper = (SessionSweeper(authenticator.revoked_sessions, interval_s=identity.session_check_interval_s)
                          if authenticator is not None and identity is not None else None)
         self._sweeping = trio.CancelScope()
 

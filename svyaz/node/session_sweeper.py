@@ -1,8 +1,9 @@
 """Ending the connections of revoked sessions: one store query per interval for a whole gateway.
 
 Each authenticated connection registers its session and waits on an event; every
-`identity.session_check_interval_s` the sweeper asks which of the registered sessions are still
-active (two reads whatever their number) and sets the events of the others. That interval (plus
+`identity.session_check_interval_s` the sweeper asks which of the registered sessions were revoked
+(one read of the revocations, whatever their number) and sets their events. A session that ran
+out needs no sweep: its connection's access token runs out with it (close 4002). That interval (plus
 one query) bounds how long a revoked session's WebSocket stays open. A store that does not answer
 leaves every connection open until its access token expires: an outage must not disconnect every
 client, and the token's lifetime still bounds it.
@@ -18,12 +19,12 @@ import trio
 
 logger = logging.getLogger("svyaz.node.session_sweeper")
 
-ActiveSessions = Callable[[Collection[str]], Awaitable[set[str]]]
+RevokedSessions = Callable[[Collection[str]], Awaitable[set[str]]]
 
 
 class SessionSweeper:
-    def __init__(self, active_sessions: ActiveSessions, *, interval_s: float) -> None:
-        self._active_sessions = active_sessions
+    def __init__(self, revoked_sessions: RevokedSessions, *, interval_s: float) -> None:
+        self._revoked_sessions = revoked_sessions
         self._interval_s = interval_s
         self._watchers: dict[str, set[trio.Event]] = {}
 
@@ -51,11 +52,11 @@ class SessionSweeper:
         if not session_ids:
             return
         try:
-            active = await self._active_sessions(session_ids)
+            revoked = await self._revoked_sessions(session_ids)
         except Exception as err:  # noqa: BLE001 - any store failure is "unknown", not "revoked"
             logger.warning("session check failed; connections stay open until their tokens expire",
                            extra={"error": str(err), "sessions": len(session_ids)})
             return
-        for session_id in set(session_ids) - active:
-            for revoked in self._watchers.get(session_id, ()):
-                revoked.set()
+        for session_id in revoked:
+            for event in self._watchers.get(session_id, ()):
+                event.set()

@@ -129,8 +129,9 @@ class FakeIdentityStore:
         session = self.sessions.get(session_id)
         return session is not None and session.is_active(now)
 
-    def active_sessions(self, session_ids, now: float) -> set[str]:
-        return {session_id for session_id in session_ids if self.is_session_active(session_id, now)}
+    def revoked_sessions(self, session_ids) -> set[str]:
+        return {session_id for session_id in session_ids
+                if session_id in self.sessions and self.sessions[session_id].revoked}
 
     def record_failure(self, account_id: str, address: str, now: float) -> None:
         self.failures.append((account_id, address, now))
