@@ -29,17 +29,19 @@ class ChatLine:
 
 
 class ChatOverview:
-    def __init__(self, private: PrivateChats, shared: dict[str, tuple[Memberships, MessageStore]]) -> None:
-        """`shared`: by chat kind (GROUP, CHANNEL), where its members and messages are kept."""
+    def __init__(self, private: PrivateChats, shared: dict[str, tuple[Memberships, MessageStore]],
+                 index: Memberships) -> None:
+        """`shared`: by chat kind (GROUP, CHANNEL), where its members and messages are kept;
+        `index`: whose `chats_of` lists an account's groups and channels (one index for all kinds)."""
         self._private = private
         self._shared = shared
+        self._index = index
 
     async def lines(self, account: str, *, limit: int = 100) -> list[ChatLine]:
         lines = [ChatLine(chat=e.chat, kind=PRIVATE, title=e.peer, last_seq=e.last_seq, last_at=e.last_at,
                           preview=e.preview, preview_sender=e.preview_sender, read_seq=e.read_seq)
                  for e in await self._private.chats(account, limit=limit)]
-        memberships = next(iter(self._shared.values()))[0]  # the per-account index is one for all kinds
-        for chat in await memberships.chats_of(account):
+        for chat in await self._index.chats_of(account):
             line = await self._shared_line(account, chat)
             if line is not None:
                 lines.append(line)

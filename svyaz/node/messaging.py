@@ -172,7 +172,7 @@ async def open_messaging(config: NodeConfig, client: MongoClient, identity_store
         channels = Channels(region=config.region, writer=SequencedWriter(channel_messages),
                             memberships=channel_members, publisher=publisher, send_limit=send_limit)
         overview = ChatOverview(chats, {GROUP: (group_members, group_messages),
-                                        CHANNEL: (channel_members, channel_messages)})
+                                        CHANNEL: (channel_members, channel_messages)}, index=group_members)
         moderation = Moderation(blocks=blocks, reports=reports, read_one=MessageReader(chats, groups, channels))
         presence = Presence(store=presence_store, blocks=blocks, audience=directory.presence_audience,
                             chat_list=chat_list)
