@@ -18,7 +18,7 @@ from contextlib import asynccontextmanager
 from dataclasses import dataclass
 
 import trio
-from confluent_kafka import OFFSET_END, Consumer, KafkaError, KafkaException, Producer, TopicPartition
+from confluent_kafka import Consumer, KafkaError, KafkaException, Producer, TopicPartition
 from confluent_kafka.admin import AdminClient, NewTopic
 
 from svyaz.messaging.errors import MalformedEvent, MessagingError, NotPublished
@@ -28,6 +28,7 @@ from svyaz.messaging.ids import chat_kind
 logger = logging.getLogger("svyaz.messaging.bus")
 _LIBRDKAFKA_LOG_LEVEL = 2  # librdkafka logs each reconnect at ERROR; outages are reported once, by us
 _POLL_S = 0.05
+_RETRY_S = 1.0
 
 
 # Partitions of an event topic: the unit of parallelism of the projector and of ordering (per chat).
@@ -180,11 +181,14 @@ async def open_event_stream(bootstrap_servers: str, topics: str | list[str], *, 
     if committed:
         consumer.subscribe(topics)
     else:
-        start = 0 if from_beginning else OFFSET_END  # 0 is clamped to the log start
-        assignment = []
-        for topic in topics:
-            metadata = await trio.to_thread.run_sync(consumer.list_topics, topic, 10.0, abandon_on_cancel=True)
-            assignment += [TopicPartition(topic, partition, start) for partition in sorted(metadata.topics[topic].partitions)]
+        while True:
+            try:
+                assignment = await trio.to_thread.run_sync(_positions, consumer, topics, from_beginning,
+                                                           abandon_on_cancel=True)
+                break
+            except KafkaException as err:  # a leader not elected yet, or Kafka away: not positioned yet
+                logger.warning("event topics not positioned yet; retrying", extra={"error": str(err)})
+                await trio.sleep(_RETRY_S)
         consumer.assign(assignment)
     send, receive = trio.open_memory_channel[Received](buffer)
     stop, exited = threading.Event(), threading.Event()
@@ -200,6 +204,19 @@ async def open_event_stream(bootstrap_servers: str, topics: str | list[str], *, 
     finally:
         with trio.move_on_after(5, shield=True):
             await trio.to_thread.run_sync(_close_consumer, consumer, exited, abandon_on_cancel=True)
+
+
+def _positions(consumer: Consumer, topics: list[str], from_beginning: bool) -> list[TopicPartition]:
+    """Each partition at a concrete offset: its start, or its end as of now. A symbolic "end"
+    would be resolved only once the partition's leader answers, which for a topic created a
+    moment ago can be after the first records arrived: those would be passed by."""
+    positions = []
+    for topic in topics:
+        metadata = consumer.list_topics(topic, timeout=10.0)
+        for partition in sorted(metadata.topics[topic].partitions):
+            low, high = consumer.get_watermark_offsets(TopicPartition(topic, partition), timeout=10.0)
+            positions.append(TopicPartition(topic, partition, low if from_beginning else high))
+    return positions
 
 
 def _store_handled(consumer: Consumer, handled: queue.SimpleQueue[TopicPartition]) -> None:

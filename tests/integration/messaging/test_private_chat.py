@@ -172,12 +172,13 @@ async def test_an_offline_recipient_gets_one_push_per_device_and_an_online_one_n
             while not pushes.exists() or len(pushes.read_text().splitlines()) < 2:
                 await trio.sleep(0.1)
         bob = await register_and_login_again(node, "@bob:ru")
-        async with open_node_client(node.url, access_token=bob["access_token"]) as b:
+        async with open_node_client(node.url, access_token=bob["access_token"]):
+            online = await a.call("presence.get", account="@bob:ru")
             await a.call("message.send", to="@bob:ru", text="now you are", client_id=client_id())
-            await next_event(b, "message.created")
-        await trio.sleep(1.0)  # time for a wrong push to appear
+            await trio.sleep(1.5)  # time for a wrong push to appear while bob is still connected
 
     lines = [json.loads(line) for line in pushes.read_text().splitlines()]
+    assert online["online"] is True
     assert [(p["account"], p["seq"], p["sender"]) for p in lines] == [("@bob:ru", offline["seq"], "@alice:ru")] * 2
     assert len({p["device"] for p in lines}) == 2
     assert all("text" not in p for p in lines)  # a push says who wrote, never what
