@@ -213,7 +213,11 @@ def _positions(consumer: Consumer, topics: list[str], from_beginning: bool) -> l
     positions = []
     for topic in topics:
         metadata = consumer.list_topics(topic, timeout=10.0)
-        for partition in sorted(metadata.topics[topic].partitions):
+        partitions = metadata.topics[topic].partitions
+        if not partitions or any(info.leader < 0 for info in partitions.values()):
+            # A topic created a moment ago may not have its leaders yet: not positioned until it has.
+            raise KafkaException(KafkaError(KafkaError.LEADER_NOT_AVAILABLE, f"{topic}: leaders not elected yet"))
+        for partition in sorted(partitions):
             low, high = consumer.get_watermark_offsets(TopicPartition(topic, partition), timeout=10.0)
             positions.append(TopicPartition(topic, partition, low if from_beginning else high))
     return positions

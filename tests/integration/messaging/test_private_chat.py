@@ -19,7 +19,7 @@ def client_id() -> str:
     return uuid.uuid4().hex
 
 
-async def next_event(client, kind: str, bound_s: float = 10.0) -> dict:
+async def next_event(client, kind: str, bound_s: float = 30.0) -> dict:
     with trio.fail_after(bound_s):
         async for frame in client.pushes:
             if frame.get("type") == "event" and frame.get("kind") == kind:
