@@ -5,6 +5,14 @@ unique index on `seq`. FerretDB has no transactions, so one chain across the nod
 on that index: read the head, build entry head+1, insert; whoever loses the race for a seq gets
 DuplicateKeyError, reads the new head and tries again (bounded). Every driver error becomes
 AuditUnavailable, so callers fail closed.
+
+Reading the head must not cost a scan of the log: on our FerretDB only an exact `{_id: <string>}`
+filter uses an index (ADR 0003), and a sorted query reads every entry. So each entry is stored
+under `_id` `entry_id(seq)`, the store remembers the last entry it appended or saw, and an append
+reads forward from it by `_id` (seq+1, seq+2, ... until one is missing) to catch what other
+processes appended. A store's first append starts from a hint, a document in `audit_head` that
+names a recent seq (written every HINT_EVERY entries); only without a usable hint, and in the rare
+fallbacks below, does it run the sorted query.
 """
 
 from __future__ import annotations
@@ -27,9 +35,17 @@ from svyaz.compliance.audit.event import AuditEvent, AuditUnavailable
 
 ENTRIES = "audit"
 CHECKPOINTS = "audit_checkpoints"
+HEAD_HINT = "audit_head"
+HEAD_HINT_ID = "head"
+# Every how many entries the appender records its seq in the head hint: a new store reads at most
+# about this many entries forward from it.
+HINT_EVERY = 32
 SEQ_INDEX = "seq_unique"
 DEFAULT_BATCH = 500
 DEFAULT_MAX_ATTEMPTS = 50
+# Forward reads per head lookup before the sorted query is cheaper (a store that sat idle while
+# other processes appended thousands of entries).
+MAX_PROBES = 256
 _NUMERIC = {"$type": "number"}
 _VERIFY_HINT = "run `svyaz audit verify` and look for tampering"
 
@@ -39,6 +55,17 @@ R = TypeVar("R")
 
 def database_name(database_prefix: str) -> str:
     return f"{database_prefix}_compliance"
+
+
+def entry_id(seq: int) -> str:
+    """The `_id` an entry is stored under: a string (only those are looked up through the index),
+    zero-padded so that `_id` order is seq order. Not hashed; entries written before this scheme
+    have ObjectIds and verify all the same."""
+    return f"seq:{seq:012d}"
+
+
+def entry_document(entry: ChainEntry) -> dict[str, Any]:
+    return {"_id": entry_id(entry.seq), **entry.to_document()}
 
 
 def _unavailable(err: PyMongoError) -> AuditUnavailable:
@@ -87,11 +114,16 @@ class MongoAuditStore:
         self._client = client
         self._entries = database[ENTRIES]
         self._checkpoints = database[CHECKPOINTS]
+        self._hint = database[HEAD_HINT]
         self._max_attempts = max_attempts
         self._clock = clock
         # Appends from one process take turns: only other processes make an insert lose the race.
         self._append_lock = threading.Lock()
         self._indexes_ready = False
+        # The newest entry this store appended or read (None: an empty log); valid only once
+        # `_head_known`. Guarded by `_append_lock`.
+        self._head: ChainEntry | None = None
+        self._head_known = False
 
     @classmethod
     def connect(
@@ -127,18 +159,34 @@ class MongoAuditStore:
 
     @_store_call
     def append(self, event: AuditEvent) -> ChainEntry:
-        """Append `event` as the next entry of the chain; AuditUnavailable if that cannot be done."""
+        """Append `event` as the next entry of the chain; AuditUnavailable if that cannot be done.
+
+        Costs one read by `_id` and one insert, plus one read per entry other processes appended
+        since this store's last append; a store's first append reads the head hint and up to about
+        HINT_EVERY entries forward from it (or, without a usable hint, runs the sorted query).
+        """
         with self._append_lock:
             if not self._indexes_ready:
                 self.ensure_indexes()  # before the first insert: without it two seqs could collide
             for attempt in range(self._max_attempts):
                 entry = next_entry(self._head_entry(), event, format_time(self._clock()))
                 try:
-                    self._entries.insert_one(entry.to_document())
-                    return entry
+                    self._entries.insert_one(entry_document(entry))
                 except DuplicateKeyError:
-                    if self._is_ours(entry):  # a retried insert that had in fact succeeded
+                    stored = self._entries.find_one({"_id": entry_id(entry.seq)}, projection={"hash": True})
+                    if stored is not None and stored.get("hash") == entry.hash:
+                        self._remember(entry)  # a retried insert that had in fact succeeded
                         return entry
+                    if stored is None:
+                        # The seq is taken by an entry not stored under entry_id(seq): one written
+                        # before this scheme (or by a process that predates it), which reading
+                        # forward by `_id` cannot see. Find the head with the sorted query instead.
+                        self._sorted_head()
+                else:
+                    self._remember(entry)
+                    if entry.seq % HINT_EVERY == 0:
+                        self._write_hint(entry.seq)
+                    return entry
                 # Random, growing pauses spread out processes that keep colliding on the same seq.
                 time.sleep(random.uniform(0, min(0.05, 0.001 * 2**attempt)))
             raise AuditUnavailable(
@@ -147,22 +195,86 @@ class MongoAuditStore:
                 hint="the audit log is overloaded; retry the action",
             )
 
+    def _remember(self, entry: ChainEntry | None) -> None:
+        self._head, self._head_known = entry, True
+
     def _head_entry(self) -> ChainEntry | None:
-        # Only numeric seqs: a document with a string seq sorts above every number.
-        document = self._entries.find_one({"seq": _NUMERIC}, sort=[("seq", DESCENDING)])
-        if document is None:
+        """The entry the next append links to: the newest one stored, as far as this store can tell.
+
+        From the remembered head, read forward by `_id` until an entry is missing. If someone deleted
+        the newest entries while this store remembers them, the next entry still follows the
+        remembered head (its seq and prev_hash): the deleted seqs stay a gap that `verify` reports
+        as `deleted`, rather than being taken again by entries linked over the deletion. A store
+        that starts after such a deletion cannot know of it and continues from the stored head, as
+        any reader of the database alone would (what `verify` sees of that is what it sees of a
+        truncated log: docs/audit.md, "What it cannot see"). A store whose remembered head lies
+        below a deleted range that later entries still follow (or a new store whose head hint
+        does) reads forward into the gap and fills its first seqs, linked to the entry before the
+        gap; the entries after the gap still name the deleted ones as predecessors, so `verify`
+        reports the deletion there.
+        """
+        if not self._head_known:
+            hinted = self._hinted_entry()
+            if hinted is None:
+                return self._sorted_head()
+            self._remember(hinted)
+        head = self._head
+        for _ in range(MAX_PROBES):
+            seq = head.seq + 1 if head is not None else 1
+            document = self._entries.find_one({"_id": entry_id(seq)})
+            if document is None:
+                self._head = head
+                return head
+            head = self._parse_head(document, expected_seq=seq)
+        # Far behind: the sorted query now costs less than reading on one by one.
+        return self._sorted_head()
+
+    def _hinted_entry(self) -> ChainEntry | None:
+        """The stored entry the head hint names, None if there is no such hint or entry.
+
+        Only a place to start reading forward from: a hint set too low costs reads, one too high or
+        naming a deleted entry finds nothing and the sorted query decides.
+        """
+        hint = self._hint.find_one({"_id": HEAD_HINT_ID})
+        seq = hint.get("seq") if hint is not None else None
+        if not isinstance(seq, int) or isinstance(seq, bool) or seq < 1:
             return None
+        document = self._entries.find_one({"_id": entry_id(seq)})
+        return None if document is None else self._parse_head(document, expected_seq=seq)
+
+    def _sorted_head(self) -> ChainEntry | None:
+        # A scan of the whole log on FerretDB. Only numeric seqs: a string seq sorts above every number.
+        document = self._entries.find_one({"seq": _NUMERIC}, sort=[("seq", DESCENDING)])
+        head = None if document is None else self._parse_head(document)
+        self._remember(head)
+        if head is not None and "_id" in document and document["_id"] == entry_id(head.seq):
+            self._write_hint(head.seq)  # spare the next new store this scan
+        return head
+
+    def _write_hint(self, seq: int) -> None:
+        # `$max` so the hint never moves back; not atomic on FerretDB, which only costs a hint
+        # that is a little low. The entry is stored already: a failed hint must not fail the append.
         try:
-            return parse_entry(document)
+            self._hint.update_one({"_id": HEAD_HINT_ID}, {"$max": {"seq": seq}}, upsert=True)
+        except PyMongoError:
+            pass
+
+    @staticmethod
+    def _parse_head(document: dict, *, expected_seq: int | None = None) -> ChainEntry:
+        try:
+            entry = parse_entry(document)
         except MalformedEntry as err:
             # Linking to a damaged head would bury the damage; fail closed and raise the alarm.
             raise AuditUnavailable(
                 f"the last audit entry (seq {document.get('seq')!r}) is malformed: {err}", hint=_VERIFY_HINT
             ) from err
-
-    def _is_ours(self, entry: ChainEntry) -> bool:
-        stored = self._entries.find_one({"seq": entry.seq}, projection={"hash": True})
-        return stored is not None and stored.get("hash") == entry.hash
+        if expected_seq is not None and entry.seq != expected_seq:
+            # Only a change made directly in the database moves an entry away from its `_id`.
+            raise AuditUnavailable(
+                f"the audit entry stored as {document.get('_id')!r} has seq {entry.seq}, not {expected_seq}",
+                hint=_VERIFY_HINT,
+            )
+        return entry
 
     @_store_call
     def head_seq(self) -> int | None:
