@@ -21,6 +21,7 @@ from svyaz.messaging.model import MANAGERS, OWNER, SUBSCRIBER, ChatInfo, Message
 from svyaz.messaging.paging import page_range
 from svyaz.messaging.ports import EventPublisher, Memberships
 from svyaz.messaging.ratelimit import RateLimiter
+from svyaz.messaging.revisions import CHANNEL_POSTS, COMMENTS, Revisions, Rules
 from svyaz.messaging.shared import Audience
 from svyaz.messaging.writer import SequencedWriter
 
@@ -43,20 +44,21 @@ class Channels:
         self._audience = Audience(memberships, publisher, clock)
         self._send_limit = send_limit
         self._clock = clock
+        self._revisions = Revisions(writer, self._audience, clock)
 
     async def create(self, owner: str, *, title: object) -> ChatInfo:
         info = ChatInfo(chat=new_channel_id(self._region), kind=CHANNEL, title=clean_title(title), owner=owner,
                         created_at=self._clock())
         await self._memberships.create(info)
         await self._memberships.set_role(info.chat, owner, OWNER)
-        await self._audience.member_changed(info.chat, owner, owner, OWNER)
+        await self._audience.member_changed(info.chat, owner, owner, OWNER, tell_chat=False)
         return info
 
     async def subscribe(self, account: str, *, channel: str) -> ChatInfo:
         info = await self._existing(channel)
         if await self._memberships.role(channel, account) is None:
             await self._memberships.set_role(channel, account, SUBSCRIBER)
-            await self._audience.member_changed(channel, account, account, SUBSCRIBER)
+            await self._audience.member_changed(channel, account, account, SUBSCRIBER, tell_chat=False)
         return info
 
     async def unsubscribe(self, account: str, *, channel: str) -> bool:
@@ -64,7 +66,7 @@ class Channels:
             raise InvalidMessage("the owner cannot unsubscribe from its channel")
         removed = await self._memberships.remove(channel, account)
         if removed:
-            await self._audience.member_changed(channel, account, account, None)
+            await self._audience.member_changed(channel, account, account, None, tell_chat=False)
         return removed
 
     async def post(self, actor: str, *, channel: str, text: object, client_id: object,
@@ -80,6 +82,17 @@ class Channels:
         message = await self._writer.store(draft, then=lambda stored: self._audience.tell(
             events.MESSAGE_CREATED, channel, actor, seq=stored.seq, data=stored.as_wire(), at=stored.sent_at))
         return message
+
+    async def edit(self, account: str, *, chat: str, seq: object, text: object) -> Message:
+        """A new text for a post (by its author, still an owner or admin) or a comment (by its author)."""
+        channel, rules = self._rules_for(chat)
+        return await self._revisions.edit(account, chat=chat, seq=seq, text=text, audience=channel, rules=rules)
+
+    async def delete(self, account: str, *, chat: str, seq: object) -> Message:
+        """A post or comment gone for everyone; by its author, or the channel's owner or admins.
+        A deleted post keeps its comment thread's number; its comments stay readable."""
+        channel, rules = self._rules_for(chat)
+        return await self._revisions.delete(account, chat=chat, seq=seq, audience=channel, rules=rules)
 
     async def posts(self, account: str, *, channel: str, before: int | None = None, after: int | None = None,
                     limit: int = 20) -> list[Post]:
@@ -123,6 +136,14 @@ class Channels:
         await self._writer.messages.advance_cursor(channel, account, "read", seq)
         await self._audience.tell(events.RECEIPT_READ, channel, account, seq=seq, audience="")
         return seq
+
+    @staticmethod
+    def _rules_for(chat: str) -> tuple[str, Rules]:
+        """(the channel, the rules) for a post's channel or a comment thread."""
+        if chat_kind(chat) == CHANNEL:
+            return chat, CHANNEL_POSTS
+        channel, _ = thread_of(chat)
+        return channel, COMMENTS
 
     async def _existing(self, channel: str) -> ChatInfo:
         info = await self._memberships.info(channel) if chat_kind(channel) == CHANNEL else None

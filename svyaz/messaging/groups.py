@@ -20,6 +20,7 @@ from svyaz.messaging.model import ADMIN, MANAGERS, MEMBER, OWNER, ChatInfo, Mess
 from svyaz.messaging.paging import page_range
 from svyaz.messaging.ports import AccountDirectory, EventPublisher, Memberships
 from svyaz.messaging.ratelimit import RateLimiter
+from svyaz.messaging.revisions import GROUP_MESSAGES, Revisions
 from svyaz.messaging.shared import Audience
 from svyaz.messaging.writer import SequencedWriter
 
@@ -37,6 +38,7 @@ class GroupChats:
         self._directory = directory
         self._send_limit = send_limit
         self._clock = clock
+        self._revisions = Revisions(writer, self._audience, clock)
 
     async def create(self, owner: str, *, title: object, members: Sequence[object] = ()) -> ChatInfo:
         info = ChatInfo(chat=new_group_id(self._region), kind=GROUP, title=clean_title(title), owner=owner,
@@ -98,6 +100,14 @@ class GroupChats:
         message = await self._writer.store(draft, then=lambda stored: self._audience.tell(
             events.MESSAGE_CREATED, chat, sender, seq=stored.seq, data=stored.as_wire(), at=stored.sent_at))
         return message
+
+    async def edit(self, account: str, *, chat: str, seq: object, text: object) -> Message:
+        """The author's new text, seen by every member."""
+        return await self._revisions.edit(account, chat=chat, seq=seq, text=text, audience=chat, rules=GROUP_MESSAGES)
+
+    async def delete(self, account: str, *, chat: str, seq: object) -> Message:
+        """Gone for every member; by its author, the owner or an admin."""
+        return await self._revisions.delete(account, chat=chat, seq=seq, audience=chat, rules=GROUP_MESSAGES)
 
     async def history(self, account: str, *, chat: str, before: int | None = None, after: int | None = None,
                       limit: int = 50) -> list[Message]:

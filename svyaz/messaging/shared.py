@@ -33,9 +33,12 @@ class Audience:
                                             audience=chat if audience is None else audience, seq=seq,
                                             at=self._clock() if at is None else at, data=data or {}))
 
-    async def member_changed(self, chat: str, actor: str, account: str, role: str | None) -> None:
-        """Tell the chat, and the account itself (whose gateway must start or stop delivering)."""
+    async def member_changed(self, chat: str, actor: str, account: str, role: str | None, *,
+                             tell_chat: bool = True) -> None:
+        """Tell the account itself (whose gateway must start or stop delivering) and the actor, and
+        with `tell_chat` everyone in the chat. A channel does not: its subscribers do not see each
+        other, and a million subscriptions must not become a million events to every reader."""
         kind = events.MEMBER_ADDED if role else events.MEMBER_REMOVED
         data = {"account": account, **({"role": role} if role else {})}
         await self._publisher.publish(Event(kind=kind, chat=chat, actor=actor, recipients=(account, actor),
-                                            audience=chat, at=self._clock(), data=data))
+                                            audience=chat if tell_chat else "", at=self._clock(), data=data))

@@ -70,15 +70,31 @@ class MessageHandlers:
 
     async def edit(self, call: Call) -> dict[str, Any]:
         args = only(call, "chat", "seq", "text")
-        message = await self._chats.edit(me(call), chat=text(args, "chat", limit=ID_LIMIT), seq=seq_arg(args, "seq"),
-                                         text=text(args, "text", limit=RAW_TEXT_LIMIT))
+        chat, seq, new_text = text(args, "chat", limit=ID_LIMIT), seq_arg(args, "seq"), \
+            text(args, "text", limit=RAW_TEXT_LIMIT)
+        message = await self._kept_by(chat).edit(me(call), chat=chat, seq=seq, text=new_text)
         return message.as_wire()
 
     async def delete(self, call: Call) -> dict[str, Any]:
         args = only(call, "chat", "seq", "for_everyone")
-        await self._chats.delete(me(call), chat=text(args, "chat", limit=ID_LIMIT), seq=seq_arg(args, "seq"),
-                                 for_everyone=flag(args, "for_everyone"))
+        chat, seq, for_everyone = text(args, "chat", limit=ID_LIMIT), seq_arg(args, "seq"), flag(args, "for_everyone")
+        if chat_kind(chat) in (GROUP, CHANNEL, COMMENTS):
+            if not for_everyone:
+                raise InvalidField('in a group, channel or comment thread a message is deleted for everyone: '
+                                   'pass "for_everyone": true')
+            await self._kept_by(chat).delete(me(call), chat=chat, seq=seq)
+        else:
+            await self._chats.delete(me(call), chat=chat, seq=seq, for_everyone=for_everyone)
         return {"deleted": True}
+
+    def _kept_by(self, chat: str) -> PrivateChats | GroupChats | Channels:
+        """The use case that keeps the messages of `chat`."""
+        kind = chat_kind(chat)
+        if kind == GROUP:
+            return self._groups
+        if kind in (CHANNEL, COMMENTS):
+            return self._channels
+        return self._chats
 
     async def history(self, call: Call) -> dict[str, Any]:
         args = only(call, "chat", "before", "after", "limit")

@@ -118,3 +118,84 @@ async def test_a_channel_post_reaches_subscribers_and_gathers_comments(node):
     assert [m["text"] for m in last_page["messages"]] == ["comment 3", "comment 4"]
     assert [(m["seq"], m["comments"]) for m in posts["messages"]] == [(1, 5)]
     assert (unread[channel], read[channel]) == (1, 0)
+
+
+async def test_channel_subscribers_are_not_told_of_each_other(node):
+    """A subscription is news to the subscriber's own gateway only: in a channel of a million,
+    each new subscriber would otherwise be an event to every reader online (and reveal them)."""
+    tokens = await sign_up(node, "host", "early", "late")
+    async with open_node_client(node.url, access_token=tokens["host"]["access_token"]) as host, \
+            open_node_client(node.url, access_token=tokens["early"]["access_token"]) as early, \
+            open_node_client(node.url, access_token=tokens["late"]["access_token"]) as late:
+        channel = (await host.call("channel.create", title="Quiet readers"))["chat"]
+        await early.call("channel.subscribe", channel=channel)
+        own = await next_event(early, "member.added")
+        await late.call("channel.subscribe", channel=channel)
+        await next_event(late, "member.added")
+        post = await host.call("channel.post", channel=channel, text="hello readers", client_id=cid())
+        with trio.fail_after(30):
+            after_own = await early.pushes.receive()
+
+    assert own["message"]["account"] == "@early:ru"
+    # The next thing `early` hears is the post, not `late` arriving.
+    assert (after_own["kind"], after_own["seq"]) == ("message.created", post["seq"])
+
+
+async def test_group_messages_posts_and_comments_are_edited_and_deleted_for_everyone(node):
+    tokens = await sign_up(node, "chair", "guest", "critic")
+    async with open_node_client(node.url, access_token=tokens["chair"]["access_token"]) as chair, \
+            open_node_client(node.url, access_token=tokens["guest"]["access_token"]) as guest, \
+            open_node_client(node.url, access_token=tokens["critic"]["access_token"]) as critic:
+        group = (await chair.call("group.create", title="Board", members=["@guest:ru"]))["chat"]
+        await next_event(guest, "member.added")
+        said = await guest.call("message.send", chat=group, text="meeting at 5", client_id=cid())
+        await guest.call("message.edit", chat=group, seq=said["seq"], text="meeting at 6")
+        edited = await next_event(chair, "message.edited")
+        with pytest.raises(RemoteError) as for_me_only:
+            await chair.call("message.delete", chat=group, seq=said["seq"])
+        await chair.call("message.delete", chat=group, seq=said["seq"], for_everyone=True)  # the owner moderates
+        deleted = await next_event(guest, "message.deleted")
+        group_history = (await guest.call("message.history", chat=group))["messages"]
+
+        channel = (await chair.call("channel.create", title="Board news"))["chat"]
+        post = await chair.call("channel.post", channel=channel, text="see https://a.example", client_id=cid())
+        await chair.call("message.edit", chat=channel, seq=post["seq"], text="see https://b.example instead")
+        thread = f"{channel}/p/{post['seq']}"
+        comment = await critic.call("channel.comment", thread=thread, text="spam spam", client_id=cid())
+        with pytest.raises(RemoteError) as not_critics:
+            await critic.call("message.edit", chat=channel, seq=post["seq"], text="hijacked")
+        await chair.call("message.delete", chat=thread, seq=comment["seq"], for_everyone=True)
+        [shown_post] = (await critic.call("message.history", chat=channel))["messages"]
+        [shown_comment] = (await critic.call("message.history", chat=thread))["messages"]
+
+    assert (edited["message"]["text"], edited["seq"]) == ("meeting at 6", said["seq"])
+    assert for_me_only.value.code == "invalid_field"
+    assert deleted["seq"] == said["seq"]
+    assert [(m["seq"], m["text"], m.get("deleted")) for m in group_history] == [(said["seq"], "", True)]
+    assert (shown_post["text"], shown_post["links"]) == ("see https://b.example instead", ["https://b.example"])
+    assert not_critics.value.code == "not_your_message"
+    assert (shown_comment.get("deleted"), shown_comment["text"]) == (True, "")
+
+
+async def test_offline_group_members_get_pushes_and_a_channel_post_one_topic_push(node):
+    import json
+
+    tokens = await sign_up(node, "planner", "away")
+    pushes = node.config.data_path / "pushes.jsonl"
+
+    def lines() -> list[dict]:
+        return [json.loads(line) for line in pushes.read_text().splitlines()] if pushes.exists() else []
+
+    async with open_node_client(node.url, access_token=tokens["planner"]["access_token"]) as planner:
+        group = (await planner.call("group.create", title="Hike", members=["@away:ru"]))["chat"]
+        said = await planner.call("message.send", chat=group, text="boots on", client_id=cid())
+        channel = (await planner.call("channel.create", title="Hike news"))["chat"]
+        posted = await planner.call("channel.post", channel=channel, text="route is open", client_id=cid())
+        with trio.fail_after(30):
+            while not ({p["chat"] for p in lines()} >= {group, channel}):
+                await trio.sleep(0.1)
+
+    to_group = [p for p in lines() if p["chat"] == group]
+    to_channel = [p for p in lines() if p["chat"] == channel]
+    assert [(p["account"], p["seq"], p["sender"]) for p in to_group] == [("@away:ru", said["seq"], "@planner:ru")]
+    assert [(p["topic"], p["seq"], p["account"]) for p in to_channel] == [(f"chat:{channel}", posted["seq"], None)]
