@@ -1,6 +1,12 @@
 """The offline notifier: a push per message per device of each recipient who is not online.
 
-It reads the private-message events in the consumer group `<prefix>notifier`: Kafka gives each
+Private chats and groups of up to `group_push_limit` members: one push per device of each offline
+member. Larger groups and channels: ONE push per message addressed to the chat's topic (what FCM
+topics and APNs broadcast pushes are for: devices subscribe to the chats they follow and the push
+service fans out), so a post to a million subscribers stays one record here, like its one stored
+document. Comments are not pushed.
+
+It reads the message events in the consumer group `<prefix>notifier`: Kafka gives each
 partition to exactly one member of a group, so each message is handled by exactly one active
 notifier, and another takes over (from the last committed offset) if it stops. This is the
 seed's "one active notifier" (ZooKeeper leader election there) without a single point of
@@ -17,7 +23,7 @@ from __future__ import annotations
 
 import json
 import logging
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Iterable
 from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Protocol
@@ -27,7 +33,7 @@ import trio
 from svyaz.messaging import events
 from svyaz.messaging.bus import EventStream
 from svyaz.messaging.errors import MessagingError, StoreUnavailable
-from svyaz.messaging.ids import PRIVATE_PREFIX, message_id
+from svyaz.messaging.ids import CHANNEL, GROUP, PRIVATE, chat_kind, message_id
 from svyaz.messaging.ports import PresenceStore
 
 logger = logging.getLogger("svyaz.messaging.notifier")
@@ -35,16 +41,25 @@ _RETRY_MAX_S = 5.0
 
 # account -> its devices (active session ids)
 DevicesOf = Callable[[str], Awaitable[list[str]]]
+# (group, limit) -> up to `limit` of its accounts
+MembersOf = Callable[[str, int], Awaitable[list[str]]]
 
 
 @dataclass(frozen=True)
 class Push:
-    account: str
-    device: str
+    """To one device of one account, or (`topic`) to every device following a chat."""
+
+    account: str | None
+    device: str | None
     chat: str
     seq: int
     sender: str
     at: float
+    topic: str | None = None
+
+
+def chat_topic(chat: str) -> str:
+    return f"chat:{chat}"
 
 
 class PushSender(Protocol):
@@ -74,18 +89,21 @@ class FilePushSender:
 
 class Notifier:
     def __init__(self, *, presence: PresenceStore, devices_of: DevicesOf, ledger: PushLedger,
-                 sender: PushSender) -> None:
+                 sender: PushSender, members_of: MembersOf | None = None, group_push_limit: int = 1000) -> None:
+        """`members_of(group, limit)`: up to `limit` accounts of a group."""
         self._presence = presence
         self._devices_of = devices_of
         self._ledger = ledger
         self._sender = sender
+        self._members_of = members_of
+        self._group_push_limit = group_push_limit
         self.sent = 0
 
     async def serve(self, stream: EventStream, *, task_status: trio.TaskStatus[None] = trio.TASK_STATUS_IGNORED) -> None:
         task_status.started()
         async for record in stream:
             event = record.event
-            if event.kind == events.MESSAGE_CREATED and event.chat.startswith(PRIVATE_PREFIX):
+            if event.kind == events.MESSAGE_CREATED:
                 await self._until_done(event)
             stream.done(record)
 
@@ -104,19 +122,38 @@ class Notifier:
                 return
 
     async def notify(self, event: events.Event) -> None:
-        for account in event.recipients:
+        kind = chat_kind(event.chat)
+        if kind == PRIVATE:
+            await self._to_accounts(event, event.recipients)
+        elif kind == GROUP and self._members_of is not None:
+            members = await self._members_of(event.chat, self._group_push_limit + 1)
+            if len(members) <= self._group_push_limit:
+                await self._to_accounts(event, members)
+            else:
+                await self._to_topic(event)
+        elif kind == CHANNEL:
+            await self._to_topic(event)
+
+    async def _to_topic(self, event: events.Event) -> None:
+        await self._once(Push(account=None, device=None, chat=event.chat, seq=event.seq, sender=event.actor,
+                              at=event.at, topic=chat_topic(event.chat)))
+
+    async def _once(self, push: Push) -> None:
+        if await self._ledger.claim(push):
+            await self._sender.send(push)
+            self.sent += 1
+
+    async def _to_accounts(self, event: events.Event, accounts: Iterable[str]) -> None:
+        for account in accounts:
             if account == event.actor:
                 continue
             known = await self._presence.get(account)
             if known is not None and known[0]:
                 continue  # online: the gateway delivered it live
             for device in await self._devices_of(account):
-                push = Push(account=account, device=device, chat=event.chat, seq=event.seq, sender=event.actor,
-                            at=event.at)
-                if await self._ledger.claim(push):
-                    await self._sender.send(push)
-                    self.sent += 1
+                await self._once(Push(account=account, device=device, chat=event.chat, seq=event.seq,
+                                      sender=event.actor, at=event.at))
 
 
 def push_key(push: Push) -> str:
-    return f"{message_id(push.chat, push.seq)}|{push.device}"
+    return f"{message_id(push.chat, push.seq)}|{push.device or push.topic}"

@@ -129,7 +129,7 @@ class MongoPushLedger(ThreadedAdapter):
     def _claim(self, push: Push) -> bool:
         try:
             self._pushes.insert_one({"_id": push_key(push), "account": push.account, "device": push.device,
-                                     "chat": push.chat, "seq": push.seq, "at": push.at})
+                                     "topic": push.topic, "chat": push.chat, "seq": push.seq, "at": push.at})
         except DuplicateKeyError:
             return False
         return True

@@ -153,6 +153,9 @@ class MessagingConfig:
     # allowed on top of it. Beyond them a send is refused with `rate_limited` and a retry delay.
     send_rate_per_s: float = _setting(_rate)
     send_burst: int = _setting(_COUNT)
+    # Groups up to this many members get a push per offline member's device; larger groups and
+    # channels one push per message to the chat's topic (the push service fans it out).
+    group_push_limit: int = _setting(_COUNT)
 
 
 @dataclass(frozen=True)
@@ -299,7 +302,7 @@ def default_settings(region: str) -> dict[str, dict[str, object]]:
         },
         "audit": {"checkpoint_every_entries": 1000, "checkpoint_every_s": 300.0},
         "rbac": {"policy_dir": str(DEFAULT_POLICY_DIR), "reload_interval_s": 60.0},
-        "messaging": {"send_rate_per_s": 5.0, "send_burst": 30},
+        "messaging": {"send_rate_per_s": 5.0, "send_burst": 30, "group_push_limit": 1000},
     }
 
 

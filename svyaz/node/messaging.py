@@ -103,7 +103,7 @@ class Messaging:
                                   client_id=f"{self.config.node.id}-projector") as projected,
                 open_event_stream(kafka.bootstrap_servers, topics,
                                   client_id=f"{self.config.node.id}-delivery") as live,
-                open_event_stream(kafka.bootstrap_servers, private_events_topic(kafka.topic_prefix),
+                open_event_stream(kafka.bootstrap_servers, topics,
                                   group_id=f"{kafka.topic_prefix}notifier",
                                   client_id=f"{self.config.node.id}-notifier") as offline,
             ):
@@ -177,7 +177,11 @@ async def open_messaging(config: NodeConfig, client: MongoClient, identity_store
         presence = Presence(store=presence_store, blocks=blocks, audience=directory.presence_audience,
                             chat_list=chat_list)
         delivery = LocalDelivery(group_members.chats_of, on_arrival=presence.arrived, on_departure=presence.left)
-        notifier = Notifier(presence=presence_store, devices_of=directory.devices_of,
+        async def members_of(group: str, limit: int) -> list[str]:
+            return [account for account, _role in await group_members.members(group, limit=limit)]
+
+        notifier = Notifier(presence=presence_store, devices_of=directory.devices_of, members_of=members_of,
+                            group_push_limit=config.messaging.group_push_limit,
                             ledger=MongoPushLedger(client[f"{prefix}_notifications"], limiter),
                             sender=FilePushSender(config.data_path / "pushes.jsonl"))
         yield Messaging(chats=chats, groups=groups, channels=channels, overview=overview, moderation=moderation,
