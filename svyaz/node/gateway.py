@@ -34,6 +34,7 @@ MESSAGE_TOO_BIG = 1009
 SESSION_REVOKED = 4001
 TOKEN_EXPIRED = 4002
 TOO_SLOW = 4003  # the connection fell too far behind its live events: reconnect, catch up from history
+SLOW_CLOSE_GRACE_S = 5.0  # how long a connection told to go may take to accept its last frame and the close
 
 logger = logging.getLogger("svyaz.node.gateway")
 
@@ -247,6 +248,7 @@ class Gateway:
                            task_status: trio.TaskStatus[None] = trio.TASK_STATUS_IGNORED) -> None:
         assert self._delivery is not None
         send, receive = trio.open_memory_channel[Frame](self._config.outbox_size)
+        sending = trio.CancelScope()
         told_to_go = False
 
         def too_slow() -> None:
@@ -254,16 +256,24 @@ class Gateway:
             if not told_to_go:
                 told_to_go = True
                 send.close()  # ends the loop below, which then closes the connection
+                # A peer that stopped reading leaves the frame in hand stuck in the socket: give it
+                # a moment, then give up on it.
+                sending.deadline = trio.current_time() + SLOW_CLOSE_GRACE_S
 
         async with self._delivery.attach(account, send, too_slow):
             task_status.started()
-            async for frame in receive:
-                if told_to_go:
-                    break  # the backlog is not worth sending: the client catches up from history
-                await self._send(connection, frame)
+            with sending:
+                async for frame in receive:
+                    if told_to_go:
+                        break  # the backlog is not worth sending: the client catches up from history
+                    await self._send(connection, frame)
         if told_to_go:
             self._metrics.gateway_frame_errors.labels(code="too_slow").inc()
-            await connection.aclose(TOO_SLOW, "too far behind; reconnect and fetch the history")
+            # The close frame waits behind what the peer has not read. After a send was abandoned
+            # half-way nothing more may be written (it would be garbage to the peer): the socket is
+            # just closed, and the peer sees the connection drop (1006) instead of 4003.
+            with trio.move_on_after(0 if sending.cancelled_caught else SLOW_CLOSE_GRACE_S):
+                await connection.aclose(TOO_SLOW, "too far behind; reconnect and fetch the history")
 
     def _watch_session(self, nursery: trio.Nursery, connection: WebSocketConnection, caller: Caller,
                        previous: trio.CancelScope | None) -> trio.CancelScope | None:
