@@ -24,8 +24,9 @@ from svyaz.errors import SvyazError
 
 
 def register(commands: argparse._SubParsersAction) -> None:
-    send = _command(commands, "send", "send a private message (TEXT - reads it from stdin)", _send)
-    send.add_argument("to", metavar="TO", help="the recipient, e.g. @bob:ru (or a chat id)")
+    send = _command(commands, "send", "send a message to someone or into a group (TEXT - reads it from stdin)",
+                    _send)
+    send.add_argument("to", metavar="TO", help="the recipient, e.g. @bob:ru, or a chat id: dm/... or a group g/...")
     send.add_argument("text", metavar="TEXT")
     send.add_argument("--reply-to", type=int, metavar="SEQ", help="answer this message of the chat")
     send.add_argument("--client-id", help="resend a send that was interrupted (the id it printed): stored once")
@@ -231,7 +232,9 @@ def _line(message: dict[str, Any], *, stamp: bool = True) -> str:
 def _chat_line(chat: dict[str, Any]) -> str:
     unread = f"{chat['unread']} unread" if chat.get("unread") else "read"
     last = f"{chat['preview_sender']}: {chat['preview']}" if chat.get("preview_sender") else chat.get("preview", "")
-    return f"{chat['peer'] or chat['chat']}  {unread}  {_day_clock(chat.get('last_at'))}  {last}"
+    # Only private chats have a peer; a group or channel is shown by its title and id.
+    name = chat.get("peer") or f"{chat.get('title') or ''} ({chat['chat']})".strip()
+    return f"{name}  {unread}  {_day_clock(chat.get('last_at'))}  {last}"
 
 
 def _indent(text: str) -> str:
