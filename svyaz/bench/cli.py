@@ -58,10 +58,30 @@ def register(commands: argparse._SubParsersAction) -> None:
     latency.add_argument("--json", action="store_true", help="print the report as JSON")
     latency.set_defaults(handler=_latency)
 
+    channel = kinds.add_parser(
+        "channel",
+        help="a post to a channel with 1,000,000 stored subscribers, 10,000 of them online",
+        description=(
+            "Start a node of its own, an owner and its channel, --online subscribers registered, connected and "
+            "subscribed through the gateway, then --posts posts; then store subscribers in bulk up to "
+            "--subscribers and post again. Reports, per post, the time until each online subscriber's "
+            "connection had it (p50/p99/max), and what one post wrote: documents added to the store, store "
+            "write commands, Kafka records, at both subscriber counts."
+        ),
+    )
+    channel.add_argument("--subscribers", type=_count, default=1_000_000, help="stored subscribers (default 1000000)")
+    channel.add_argument("--online", type=_even_count, default=10_000,
+                         help="subscribers connected while posting, an even number (default 10000)")
+    channel.add_argument("--posts", type=_count, default=5, help="posts per subscriber count (default 5)")
+    channel.add_argument("--delivery-timeout", type=_positive, default=60.0,
+                         help="seconds to wait for every online subscriber to have a post (default 60)")
+    channel.add_argument("--store-url", default="mongodb://127.0.0.1:27117/", help="the bench node's store")
+    channel.add_argument("--kafka", default="127.0.0.1:19092", help="the bench node's Kafka")
+    channel.add_argument("--json", action="store_true", help="print the report as JSON")
+    channel.set_defaults(handler=_channel)
+
 
 def _latency(args: argparse.Namespace) -> int:
-    import trio
-
     from svyaz.bench.latency import LatencyOptions, run_latency
 
     options = LatencyOptions(
@@ -73,19 +93,36 @@ def _latency(args: argparse.Namespace) -> int:
         trace_node=args.trace_node.resolve() if args.trace_node else None,
     )
 
+    report = _run_reporting_errors(run_latency, options)
+    print(json.dumps(report, indent=2) if args.json else render(report))
+    return 0
+
+
+def _channel(args: argparse.Namespace) -> int:
+    from svyaz.bench.channel import ChannelOptions, run_channel, render_channel
+
+    options = ChannelOptions(subscribers=args.subscribers, online=args.online, posts=args.posts,
+                             delivery_timeout_s=args.delivery_timeout, store_url=args.store_url, kafka=args.kafka)
+    report = _run_reporting_errors(run_channel, options)
+    print(json.dumps(report, indent=2) if args.json else render_channel(report))
+    return 0
+
+
+def _run_reporting_errors(run, options) -> dict[str, Any]:
+    import trio
+
     def progress(line: str) -> None:
         print(line, file=sys.stderr, flush=True)
 
     try:
-        report = trio.run(run_latency, options, progress)
+        report = trio.run(run, options, progress)
     except BaseExceptionGroup as group:
         sole = _sole_svyaz_error(group)
         if sole is None:
             raise
         raise sole from sole.__cause__
     report["command"] = shlex.join(["svyaz", *sys.argv[1:]])
-    print(json.dumps(report, indent=2) if args.json else render(report))
-    return 0
+    return report
 
 
 def render(report: dict[str, Any]) -> str:
@@ -161,6 +198,13 @@ def _non_negative(text: str) -> float:
     value = float(text)
     if value < 0:
         raise argparse.ArgumentTypeError(f"expected a number >= 0, got {text}")
+    return value
+
+
+def _count(text: str) -> int:
+    value = int(text)
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"expected a count of at least 1, got {text}")
     return value
 
 

@@ -65,8 +65,8 @@ class Fleet:
     async def _enrol_some(self, pending) -> None:
         async with open_node_client(self.url) as client:
             for member in pending:
-                await _retrying(client.call, "account.register", account=member.account, password=PASSWORD)
-                tokens = await _retrying(client.call, "auth.login", account=member.account, password=PASSWORD,
+                await retry_setup_call(client.call, "account.register", account=member.account, password=PASSWORD)
+                tokens = await retry_setup_call(client.call, "auth.login", account=member.account, password=PASSWORD,
                                          device="bench")
                 member.access_token, member.refresh_token = tokens["access_token"], tokens["refresh_token"]
 
@@ -135,7 +135,7 @@ class Fleet:
         return losses
 
 
-async def _retrying(call, action: str, **args: Any) -> dict[str, Any]:
+async def retry_setup_call(call, action: str, **args: Any) -> dict[str, Any]:
     """A setup call, retried while the node says to come back (roles loading, throttling)."""
     with trio.fail_after(120):
         while True:
