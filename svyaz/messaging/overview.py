@@ -22,6 +22,7 @@ class ChatLine:
     preview: str
     preview_sender: str
     read_seq: int
+    role: str = ""      # the account's role in a group or channel (owner, admin, member, subscriber)
 
     @property
     def unread(self) -> int:
@@ -52,7 +53,9 @@ class ChatOverview:
         kind = chat_kind(chat)
         members, messages = self._shared[kind]
         info = await members.info(chat)
-        if info is None:
+        # The per-account index may still name a chat the account has left: membership decides.
+        role = await members.role(chat, account) if info is not None else None
+        if info is None or role is None:
             return None
         head = await messages.head(chat)
         last = await messages.get(chat, head) if head else None
@@ -60,4 +63,4 @@ class ChatOverview:
                         last_at=last.sent_at if last else info.created_at,
                         preview=preview(last.text) if last and last.text else "",
                         preview_sender=last.sender if last else "",
-                        read_seq=await messages.cursor(chat, account, "read"))
+                        read_seq=await messages.cursor(chat, account, "read"), role=role)

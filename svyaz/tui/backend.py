@@ -31,8 +31,9 @@ class ChatBackend(Protocol):
 
     async def chats(self) -> list[dict[str, Any]]: ...
 
-    async def history(self, chat: str, *, before: int | None = None) -> list[dict[str, Any]]:
-        """Ascending: the newest page, or the page before `before`."""
+    async def history(self, chat: str, *, before: int | None = None, after: int | None = None
+                      ) -> list[dict[str, Any]]:
+        """Ascending: the newest page, or the page before `before`, or after `after` (catching up)."""
         ...
 
     async def send(self, text: str, *, to: str | None = None, chat: str | None = None) -> dict[str, Any]:
@@ -40,5 +41,29 @@ class ChatBackend(Protocol):
         ...
 
     async def comment(self, thread: str, text: str) -> dict[str, Any]: ...
+
+    async def post(self, channel: str, text: str) -> dict[str, Any]:
+        """channel.post with a fresh client id (owner and admins); answers as `send`."""
+        ...
+
+    async def channel_role(self, channel: str) -> str:
+        """My role in `channel` I am in: "owner", "admin" or "subscriber"."""
+        ...
+
+    async def create_group(self, title: str, members: list[str]) -> dict[str, Any]:
+        """group.create: `chat`, `kind`, `title`, `owner`, `created_at`."""
+        ...
+
+    async def create_channel(self, title: str) -> dict[str, Any]:
+        """channel.create: as `create_group`."""
+        ...
+
+    async def subscribe(self, channel: str) -> dict[str, Any]:
+        """channel.subscribe: the channel, as `create_channel` describes it."""
+        ...
+
+    async def invite(self, chat: str, accounts: list[str]) -> dict[str, Any]:
+        """group.invite: `added` (the accounts that were not members yet)."""
+        ...
 
     async def read(self, chat: str, seq: int) -> None: ...

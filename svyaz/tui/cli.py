@@ -8,7 +8,9 @@ import argparse
 def register(commands: argparse._SubParsersAction) -> None:
     chat = commands.add_parser("chat", help="interactive chat (Textual) for the accounts on this device",
                                description="chats, conversations and a composer in the terminal; "
-                                           "f2 switches account, ctrl+n starts a private chat")
+                                           "ctrl+n starts a private chat, f3 a group, f4 a channel, f5 "
+                                           "subscribes to a channel, f6 invites to the open group, f2 "
+                                           "switches account; a lost connection is retried by itself")
     chat.add_argument("--as", dest="as_account", metavar="ACCOUNT", help="start as this account on the device (default: current)")
     chat.set_defaults(handler=_chat)
 

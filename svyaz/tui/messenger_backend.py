@@ -34,6 +34,13 @@ class NotConnected(SvyazError):
     code = "not_connected"
 
 
+class ConnectionFailed(SvyazError):
+    """The connection ended with an error that is not the SDK's own (a transport surprise): worth
+    connecting again."""
+
+    code = "connection_failed"
+
+
 class MessengerBackend:
     def __init__(self, book: AccountBook, *, call_timeout_s: float = 30.0) -> None:
         self._book = book
@@ -134,7 +141,7 @@ class MessengerBackend:
                                 on_event(event)
                 except Exception as err:  # the connection's end, told to the app rather than raised
                     if not isinstance(err, SvyazError):
-                        err = SvyazError(f"connection failed: {type(err).__name__}: {err}")
+                        err = ConnectionFailed(f"{type(err).__name__}: {err}")
                     if self._session is session:
                         self._messenger = None
                     if not ready.done():
@@ -147,7 +154,8 @@ class MessengerBackend:
 
     def _current(self) -> Messenger:
         if self._messenger is None:
-            raise NotConnected("not connected to the node", hint="switch account (f2) to reconnect")
+            raise NotConnected("not connected to the node",
+                               hint="wait for the reconnection (your text is kept), or f2 to sign in again")
         return self._messenger
 
     # --- calls ------------------------------------------------------------------------------------
@@ -156,9 +164,10 @@ class MessengerBackend:
         messenger = self._current()
         return await self._in_trio(lambda: messenger.chats())
 
-    async def history(self, chat: str, *, before: int | None = None) -> list[dict[str, Any]]:
+    async def history(self, chat: str, *, before: int | None = None, after: int | None = None
+                      ) -> list[dict[str, Any]]:
         messenger = self._current()
-        return await self._in_trio(lambda: messenger.history(chat, before=before))
+        return await self._in_trio(lambda: messenger.history(chat, before=before, after=after))
 
     async def send(self, text: str, *, to: str | None = None, chat: str | None = None) -> dict[str, Any]:
         messenger = self._current()
@@ -172,6 +181,33 @@ class MessengerBackend:
         messenger = self._current()
         return await self._in_trio(lambda: self._call(messenger, "channel.comment", thread=thread, text=text,
                                                       client_id=new_client_id()))
+
+    async def post(self, channel: str, text: str) -> dict[str, Any]:
+        messenger = self._current()
+        return await self._in_trio(lambda: self._call(messenger, "channel.post", channel=channel, text=text,
+                                                      client_id=new_client_id()))
+
+    async def channel_role(self, channel: str) -> str:
+        """My role in `channel` as the chat list names it; "" if it is not among my chats."""
+        messenger = self._current()
+        chats = await self._in_trio(lambda: messenger.chats(limit=500))
+        return next((chat.get("role") or "" for chat in chats if chat["chat"] == channel), "")
+
+    async def create_group(self, title: str, members: list[str]) -> dict[str, Any]:
+        messenger = self._current()
+        return await self._in_trio(lambda: self._call(messenger, "group.create", title=title, members=members))
+
+    async def create_channel(self, title: str) -> dict[str, Any]:
+        messenger = self._current()
+        return await self._in_trio(lambda: self._call(messenger, "channel.create", title=title))
+
+    async def subscribe(self, channel: str) -> dict[str, Any]:
+        messenger = self._current()
+        return await self._in_trio(lambda: self._call(messenger, "channel.subscribe", channel=channel))
+
+    async def invite(self, chat: str, accounts: list[str]) -> dict[str, Any]:
+        messenger = self._current()
+        return await self._in_trio(lambda: self._call(messenger, "group.invite", chat=chat, accounts=accounts))
 
     async def read(self, chat: str, seq: int) -> None:
         messenger = self._current()

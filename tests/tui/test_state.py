@@ -8,7 +8,22 @@ import pytest
 
 import svyaz.tui
 from svyaz.client.connection import RemoteError
-from svyaz.tui.state import apply_event, composer_target, describe_error, mark_read, merge_messages
+from svyaz.client.connection import NodeUnreachable
+from svyaz.tui.state import (
+    Backoff,
+    apply_event,
+    apply_role_event,
+    composer_target,
+    count_comment,
+    describe_error,
+    form_problem,
+    listed_chat,
+    mark_read,
+    may_retry,
+    merge_messages,
+    role_from_info,
+    split_accounts,
+)
 from tests.layering import imported_modules, within
 
 ME, BOB = "@alice:ru", "@bob:ru"
@@ -54,7 +69,76 @@ def test_where_the_composer_sends():
     assert composer_target(chats()[0]).chat == "g/1" and composer_target(chats()[0]).to is None
     assert composer_target({"chat": "c/1/p/2", "kind": "thread"}).action == "comment"
     assert composer_target({"chat": "c/1", "kind": "channel"}).action == "none"
+    assert composer_target({"chat": "c/1", "kind": "channel"}, role="owner").action == "post"
     assert composer_target(None).action == "none"
+
+
+def test_a_channel_takes_posts_from_its_owner_and_admins_only():
+    channel = {"chat": "c/ru/1", "kind": "channel"}
+    assert composer_target(channel, role="owner") == composer_target(channel, role="admin")
+    assert composer_target(channel, role="owner").action == "post"
+    assert composer_target(channel, role="owner").chat == "c/ru/1"
+    for role in ("subscriber", None):
+        target = composer_target(channel, role=role)
+        assert target.action == "none" and "read-only" in target.reason and "comment" in target.reason
+        assert target.placeholder == target.reason
+    assert "post" in composer_target(channel, role="owner").placeholder
+    assert composer_target(chats()[0], role="subscriber").action == "send"  # a group is not a channel
+
+
+def test_roles_come_from_the_nodes_answers_and_member_events_about_me():
+    assert role_from_info({"chat": "c/ru/1", "owner": ME}, ME) == "owner"
+    assert role_from_info({"chat": "c/ru/1", "owner": BOB}, ME) == "subscriber"
+    made_admin = {"kind": "member.added", "chat": "c/ru/1", "actor": BOB, "message": {"account": ME, "role": "admin"}}
+    assert apply_role_event({}, made_admin, me=ME) == {"c/ru/1": "admin"}
+    someone_else = {**made_admin, "message": {"account": "@carol:ru", "role": "admin"}}
+    assert apply_role_event({}, someone_else, me=ME) == {}
+    removed = {"kind": "member.removed", "chat": "c/ru/1", "actor": BOB, "message": {"account": ME}}
+    assert apply_role_event({"c/ru/1": "admin", "g/2": "owner"}, removed, me=ME) == {"g/2": "owner"}
+    assert apply_role_event({"c/ru/1": "admin"}, created("c/ru/1", 3, BOB), me=ME) == {"c/ru/1": "admin"}
+
+
+def test_a_comment_event_sets_its_posts_count_once():
+    posts = [{"seq": 1, "comments": 2}, {"seq": 2, "comments": 0}]
+    after = count_comment(posts, created("c/ru/1/p/1", 3, BOB), channel="c/ru/1")
+    assert after == [{"seq": 1, "comments": 3}, {"seq": 2, "comments": 0}]
+    assert count_comment(after, created("c/ru/1/p/1", 3, BOB), channel="c/ru/1") == after
+    assert count_comment(posts, created("c/ru/10/p/1", 9, BOB), channel="c/ru/1") == posts
+    assert count_comment(posts, created("c/ru/1", 3, BOB), channel="c/ru/1") == posts
+
+
+def test_account_lists_and_forms():
+    assert split_accounts(" @bob:ru, @carol:ru @bob:ru,,") == (["@bob:ru", "@carol:ru"], "")
+    assert split_accounts("") == ([], "")
+    accounts, problem = split_accounts("@bob:ru, carol, @dan")
+    assert accounts == ["@bob:ru", "carol", "@dan"] and problem.startswith("not an account id: carol, @dan")
+    assert form_problem("group", {"title": " ", "members": ""}) == "a group needs a title"
+    assert form_problem("group", {"title": "Team", "members": ""}) == ""
+    assert "carol" in form_problem("group", {"title": "Team", "members": "carol"})
+    assert form_problem("channel", {"title": ""}) == "a channel needs a title"
+    assert form_problem("invite", {"accounts": " "}).startswith("name at least one account")
+    assert form_problem("invite", {"accounts": "@bob:ru"}) == ""
+    for wrong in ("weather", "c/", "g/ru/1", "c/ru/1/p/2"):
+        assert form_problem("subscribe", {"channel": wrong}).startswith("a channel id looks like"), wrong
+    assert form_problem("subscribe", {"channel": " c/ru/0123 "}) == ""
+    listed = listed_chat({"chat": "g/ru/1", "kind": "group", "title": "Team", "owner": ME, "created_at": 5.0})
+    assert listed["kind"] == "group" and listed["title"] == "Team" and listed["unread"] == 0
+
+
+def test_backoff_grows_to_its_cap_and_yields_to_the_nodes_retry_after():
+    backoff = Backoff()
+    assert [backoff.delay(attempt) for attempt in range(1, 9)] == [0.5, 1, 2, 4, 8, 10, 10, 10]
+    assert backoff.delay(2, retry_after_s=30) == 30 and backoff.delay(4, retry_after_s=1) == 4
+    assert Backoff(first_s=0.1, factor=3, cap_s=1).delay(3) == 0.9
+
+
+def test_what_is_worth_connecting_again_for():
+    assert may_retry(NodeUnreachable("cannot connect"))
+    assert may_retry(RemoteError("unavailable", "loading roles"))
+    assert may_retry(RemoteError("throttled", "slow down", retry_after_s=3))
+    for refused in ("refresh_expired", "refresh_reuse", "session_revoked", "token_invalid", "bad_credentials"):
+        assert not may_retry(RemoteError(refused, "no")), refused
+    assert not may_retry(ValueError("a bug"))
 
 
 def test_merge_keeps_order_and_one_copy():

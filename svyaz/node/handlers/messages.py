@@ -161,4 +161,6 @@ def _line(line: ChatLine) -> dict[str, Any]:
              "read_seq": line.read_seq, "unread": line.unread}
     if line.kind == "private":
         entry["peer"] = line.title
+    else:
+        entry["role"] = line.role
     return entry

@@ -65,6 +65,12 @@ class Conversation(ListView):
         if position is None:
             self.call_after_refresh(self.scroll_end, animate=False)
 
+    def highlighted_seq(self) -> int | None:
+        """The seq of the highlighted message, to keep the highlight there when the list is redrawn."""
+        if self.index is None or not 0 <= self.index < len(self.messages):
+            return None
+        return self.messages[self.index].get("seq")
+
     def action_older_or_up(self) -> None:
         if not self.index:
             self.post_message(self.WantsOlder())

@@ -10,15 +10,23 @@ class StatusBar(Static):
     DEFAULT_CSS = """
     StatusBar { height: 1; padding: 0 1; background: $panel; }
     StatusBar.-error { background: $error 40%; }
+    StatusBar.-busy { background: $warning 40%; }
     """
 
-    def info(self, text: str) -> None:
-        self.remove_class("-error")
+    def _show(self, text: str, state: str | None) -> None:
+        for name in ("-error", "-busy"):
+            self.set_class(name == state, name)
         self.update(escape(text))
 
+    def info(self, text: str) -> None:
+        self._show(text, None)
+
+    def busy(self, text: str) -> None:
+        """Something under way that the person waits for (reconnecting)."""
+        self._show(text, "-busy")
+
     def error(self, text: str) -> None:
-        self.add_class("-error")
-        self.update(escape(text))
+        self._show(text, "-error")
 
     @property
     def text(self) -> str:
