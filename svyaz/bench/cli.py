@@ -73,6 +73,8 @@ def register(commands: argparse._SubParsersAction) -> None:
     channel.add_argument("--online", type=_even_count, default=10_000,
                          help="subscribers connected while posting, an even number (default 10000)")
     channel.add_argument("--posts", type=_count, default=5, help="posts per subscriber count (default 5)")
+    channel.add_argument("--listener-processes", type=_count, default=2,
+                         help="processes holding the online subscribers' connections (default 2)")
     channel.add_argument("--delivery-timeout", type=_positive, default=60.0,
                          help="seconds to wait for every online subscriber to have a post (default 60)")
     channel.add_argument("--store-url", default="mongodb://127.0.0.1:27117/", help="the bench node's store")
@@ -102,7 +104,8 @@ def _channel(args: argparse.Namespace) -> int:
     from svyaz.bench.channel import ChannelOptions, run_channel, render_channel
 
     options = ChannelOptions(subscribers=args.subscribers, online=args.online, posts=args.posts,
-                             delivery_timeout_s=args.delivery_timeout, store_url=args.store_url, kafka=args.kafka)
+                             listener_processes=args.listener_processes, delivery_timeout_s=args.delivery_timeout,
+                             store_url=args.store_url, kafka=args.kafka)
     report = _run_reporting_errors(run_channel, options)
     print(json.dumps(report, indent=2) if args.json else render_channel(report))
     return 0

@@ -1,5 +1,6 @@
 """What the channel bench counts per post: when it was sent and acknowledged, and when each online
-subscriber's connection had it. Pure bookkeeping, no I/O."""
+subscriber's connection had it (wall-clock times: the subscribers are other processes). Pure
+bookkeeping, no I/O."""
 
 from __future__ import annotations
 
@@ -12,9 +13,9 @@ from svyaz.bench.stats import summarize
 @dataclass
 class PostTally:
     seq: int | None = None
-    sent_at: float = 0.0                      # time.perf_counter() just before the post call left
+    sent_at: float = 0.0                      # time.time() just before the post call left
     acked_at: float | None = None
-    received: dict[int, float] = field(default_factory=dict)   # subscriber index -> perf_counter
+    received: dict[int, float] = field(default_factory=dict)   # subscriber index -> time.time()
 
 
 class FanoutTally:
@@ -36,12 +37,9 @@ class FanoutTally:
         post.seq, post.acked_at = seq, at
         self._by_seq[seq] = post
 
-    def pushed(self, subscriber: int, frame: dict[str, Any], at: float) -> None:
-        """A frame that reached subscriber `subscriber` at `at`; only this channel's new posts count."""
-        if frame.get("type") != "event" or frame.get("kind") != "message.created" or frame.get("chat") != self.channel:
-            return
-        seq = (frame.get("message") or {}).get("seq")
-        post = self._by_seq.get(seq) if isinstance(seq, int) else None
+    def arrived(self, subscriber: int, seq: int, at: float) -> None:
+        """Post `seq` reached subscriber `subscriber` at `at` (the same clock as `sending`)."""
+        post = self._by_seq.get(seq)
         if post is None:
             # The event can overtake the ack on the owner's connection; the subscriber's arrival time
             # is still right, so keep it under the post sent last.
