@@ -9,8 +9,6 @@ from pathlib import Path
 
 import trio
 
-from svyaz.node import service
-from svyaz.node.bootstrap import bootstrap_admin
 from svyaz.node.config import Override, load_config
 from svyaz.node.logs import configure_logging
 
@@ -75,12 +73,16 @@ def _load(args: argparse.Namespace):
 def serve_node(args: argparse.Namespace) -> int:
     config = _load(args)
     configure_logging(config.log, region=config.region)
+    from svyaz.node import service  # the whole node: imported only to serve, so other commands start fast
+
     trio.run(service.run, config)
     return 0
 
 
 def bootstrap_admin_command(args: argparse.Namespace) -> int:
     config = _load(args)
+    from svyaz.node.bootstrap import bootstrap_admin
+
     assignment = trio.run(bootstrap_admin, config, args.account)
     if args.json:
         print(json.dumps({"account": assignment.account, "role": assignment.role, "region": assignment.region}))
