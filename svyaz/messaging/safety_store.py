@@ -1,8 +1,12 @@
 """The Mongo-wire adapters for blocks and presence (core database), reports (moderation
-database) and the push ledger (notifications database). Every read here is a point read by `_id`, except the moderators' list of open reports."""
+database) and the push ledger (notifications database). Every read here is a point read by
+`_id`, except the moderators' list of open reports and the list of gateways."""
 
 from __future__ import annotations
 
+import time
+import uuid
+from collections.abc import Callable
 from typing import Any
 
 import trio
@@ -11,6 +15,7 @@ from pymongo.database import Database
 from pymongo.errors import DuplicateKeyError
 
 from svyaz.messaging.notifier import Push, push_key
+from svyaz.messaging.presence import GatewayState, Sighting, combined
 from svyaz.messaging.safety import Report
 from svyaz.messaging.store import blocking, ThreadedAdapter
 
@@ -58,24 +63,62 @@ class MongoBlocks(ThreadedAdapter):
 
 
 class MongoPresence(ThreadedAdapter):
-    def __init__(self, core: Database, limiter: trio.CapacityLimiter) -> None:
+    """Presence as one gateway records it (`core.presence`, `<account>|<gateway>`) and as all the
+    node's live gateways together say it (svyaz.messaging.presence). Gateways announce themselves
+    in `core.presence_gateways` with a heartbeat (`beat`); the few of them are listed at most once
+    per `liveness_s / 3`, then each read is one point read per gateway."""
+
+    def __init__(self, core: Database, limiter: trio.CapacityLimiter, *, gateway: str,
+                 liveness_s: float = 30.0, clock: Callable[[], float] = time.time) -> None:
         super().__init__(limiter)
         self._presence = core["presence"]
+        self._gateways = core["presence_gateways"]
+        self._gateway = gateway
+        self._epoch = uuid.uuid4().hex   # a new one each start: what an earlier run recorded is gone
+        self.liveness_s = liveness_s
+        self._clock = clock
+        self._known: dict[str, GatewayState] = {}
+        self._known_at = float("-inf")
+
+    async def beat(self) -> None:
+        """Tell the other gateways this one is alive (call every `liveness_s / 3`)."""
+        await self._run(self._beat)
+
+    @blocking
+    def _beat(self) -> None:
+        self._gateways.replace_one({"_id": self._gateway}, {"epoch": self._epoch, "seen_at": self._clock()},
+                                   upsert=True)
 
     async def set(self, account: str, *, online: bool, at: float) -> None:
         await self._run(self._set, account, online, at)
 
     @blocking
     def _set(self, account: str, online: bool, at: float) -> None:
-        self._presence.replace_one({"_id": account}, {"online": online, "at": at}, upsert=True)
+        self._presence.replace_one({"_id": f"{account}|{self._gateway}"},
+                                   {"epoch": self._epoch, "online": online, "at": at}, upsert=True)
 
     async def get(self, account: str) -> tuple[bool, float] | None:
         return await self._run(self._get, account)
 
     @blocking
     def _get(self, account: str) -> tuple[bool, float] | None:
-        doc = self._presence.find_one({"_id": account})
-        return (doc["online"], doc["at"]) if doc else None
+        gateways = self._gateway_states()
+        sightings = []
+        for gateway in gateways:
+            doc = self._presence.find_one({"_id": f"{account}|{gateway}"})
+            if doc is not None:
+                sightings.append(Sighting(gateway, doc.get("epoch", ""), doc["online"], doc["at"]))
+        return combined(sightings, gateways, now=self._clock(), liveness_s=self.liveness_s)
+
+    def _gateway_states(self) -> dict[str, GatewayState]:
+        now = self._clock()
+        if now - self._known_at > self.liveness_s / 3:
+            # A scan, but of a handful of documents (one per gateway process that ever ran).
+            self._known = {doc["_id"]: GatewayState(doc["_id"], doc["epoch"], doc["seen_at"])
+                           for doc in self._gateways.find({})}
+            self._known_at = now
+        # This gateway is alive even before its first beat is read back.
+        return {**self._known, self._gateway: GatewayState(self._gateway, self._epoch, now)}
 
 
 class MongoReports(ThreadedAdapter):

@@ -82,6 +82,7 @@ class Messaging:
     moderation: Moderation
     presence: Presence
     notifier: Notifier
+    presence_store: MongoPresence
     delivery: LocalDelivery
     config: NodeConfig
     chat_list: MongoChatListStore
@@ -95,6 +96,7 @@ class Messaging:
         topics = sorted(set(event_topics(kafka.topic_prefix).values()))
         async with trio.open_nursery() as nursery:
             nursery.start_soon(self._keep_indexes)
+            nursery.start_soon(self._beat_presence)
             for topic in topics:
                 await self._ensure_topic(topic)
             async with (
@@ -122,6 +124,15 @@ class Messaging:
             except KafkaException as err:
                 logger.warning("event topic not created yet; retrying", extra={"topic": topic, "error": str(err)})
                 await trio.sleep(_RETRY_S)
+
+    async def _beat_presence(self) -> None:
+        """Keep this gateway counted among the live ones (presence of its connections)."""
+        while True:
+            try:
+                await self.presence_store.beat()
+            except (StoreUnavailable, PyMongoError) as err:
+                logger.warning("presence heartbeat not recorded", extra={"error": str(err)})
+            await trio.sleep(self.presence_store.liveness_s / 3)
 
     async def _keep_indexes(self) -> None:
         while True:
@@ -158,7 +169,7 @@ async def open_messaging(config: NodeConfig, client: MongoClient, identity_store
     channel_members = MongoMemberships(client[f"{prefix}_channels"], chat_list_db, limiter)
     directory = IdentityDirectory(identity_store, limiter)
     blocks = MongoBlocks(client[f"{prefix}_core"], limiter)
-    presence_store = MongoPresence(client[f"{prefix}_core"], limiter)
+    presence_store = MongoPresence(client[f"{prefix}_core"], limiter, gateway=config.node.id)
     reports = MongoReports(client[f"{prefix}_moderation"], limiter)
     async with open_event_publisher(kafka.bootstrap_servers, event_topics(kafka.topic_prefix),
                                     client_id=f"{config.node.id}-messages",
@@ -185,6 +196,7 @@ async def open_messaging(config: NodeConfig, client: MongoClient, identity_store
                             ledger=MongoPushLedger(client[f"{prefix}_notifications"], limiter),
                             sender=FilePushSender(config.data_path / "pushes.jsonl"))
         yield Messaging(chats=chats, groups=groups, channels=channels, overview=overview, moderation=moderation,
-                        presence=presence, notifier=notifier, delivery=delivery, config=config, chat_list=chat_list,
+                        presence=presence, notifier=notifier, presence_store=presence_store, delivery=delivery,
+                        config=config, chat_list=chat_list,
                         indexed=(chat_list, private, group_messages, channel_messages, group_members,
                                  channel_members, blocks, reports))

@@ -87,3 +87,28 @@ async def test_presence_follows_connections_privacy_and_blocks(node):
     assert (to_contact["visible"], to_contact["online"]) == (True, True)
     assert blocked["visible"] is False
     assert gone["online"] is False and gone["last_seen"] > 0
+
+
+async def test_an_account_on_two_gateways_stays_online_until_it_leaves_both(node, nursery, stack, test_id, tmp_path):
+    from svyaz.node.service import run
+    from tests.integration.access.conftest import RunningNode, node_config, until_serving
+
+    # Another process of the same node: its own id and ports, the same data dir (token key) and store.
+    config = node_config(stack, test_id, tmp_path / "node", node__id=f"ru-{test_id}-second")
+    with trio.fail_after(20):
+        second = RunningNode(config, await nursery.start(run, config))
+    await until_serving(second)
+    tokens = {name: await register_and_login(node, f"@{name}:ru") for name in ("pavel", "watcher")}
+    async with open_node_client(node.url, access_token=tokens["watcher"]["access_token"]) as watcher:
+        async with open_node_client(node.url, access_token=tokens["pavel"]["access_token"]) as on_first:
+            async with open_node_client(second.url, access_token=tokens["pavel"]["access_token"]) as on_second:
+                await on_second.call("account.profile.read")
+                await on_first.call("account.profile.read")
+            await trio.sleep(0.5)   # the second gateway has recorded the departure by now
+            after_leaving_one = await watcher.call("presence.get", account="@pavel:ru")
+        with trio.fail_after(5):
+            while (after_leaving_both := await watcher.call("presence.get", account="@pavel:ru"))["online"]:
+                await trio.sleep(0.05)
+
+    assert after_leaving_one["online"] is True
+    assert after_leaving_both["online"] is False and after_leaving_both["last_seen"] > 0
