@@ -36,7 +36,7 @@ from confluent_kafka import Consumer, TopicPartition
 from svyaz.bench import procstat
 from svyaz.bench.fanout import FanoutTally
 from svyaz.bench.fleet import PASSWORD, Fleet, retry_setup_call
-from svyaz.bench.nodeproc import BenchError, NodeProcess, open_node_process
+from svyaz.bench.nodeproc import BenchError, NodeProcess, open_node_process, until_ready_again
 from svyaz.bench.seed import count_documents, seed_subscribers
 from svyaz.client.connection import open_node_client
 
@@ -106,6 +106,8 @@ async def _measure(options: ChannelOptions, node: NodeProcess, report: dict[str,
         enrol_s = await fleet.enrol(concurrency=options.enrol_concurrency)
         progress(f"subscribing them to {channel} through the gateway ...")
         subscribe_s = await _subscribe_all(fleet, channel, options)
+        progress("waiting for the node to be ready again (each departure was a presence write) ...")
+        await until_ready_again(node)
         rss_before = _rss(node.pid)
         progress(f"connecting them as listeners in {options.listener_processes} processes ...")
         began = time.perf_counter()

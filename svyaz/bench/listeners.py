@@ -103,6 +103,18 @@ class Listeners:
                     lines.append(f"{seq} {index} {at:.6f}")
 
 
+def connect_patiently(host: str, port: int, token: str, attempts: int = 30) -> tuple[socket.socket, bytearray]:
+    """`connect`, again while the node answers 503 (not ready: its store or Kafka is slow to answer)."""
+    for attempt in range(1, attempts + 1):
+        try:
+            return connect(host, port, token)
+        except ListenerError as err:
+            if " 503" not in str(err) or attempt == attempts:
+                raise
+            time.sleep(min(0.25 * attempt, 5.0))
+    raise AssertionError("unreachable")
+
+
 def main(argv: list[str]) -> int:
     url, channel, first = argv[0], argv[1].encode(), int(argv[2])
     tokens = json.load(sys.stdin)
@@ -112,7 +124,7 @@ def main(argv: list[str]) -> int:
     poller = select.epoll()
     lines: list[str] = []
     for number, token in enumerate(tokens):
-        sock, buffer = connect(target.hostname or "127.0.0.1", target.port or 80, token)
+        sock, buffer = connect_patiently(target.hostname or "127.0.0.1", target.port or 80, token)
         sockets[sock.fileno()] = (first + number, sock, buffer)
         poller.register(sock.fileno(), select.EPOLLIN)
         listeners.read(first + number, buffer, time.time(), lines)   # a hello that came with the handshake

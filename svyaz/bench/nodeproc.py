@@ -134,6 +134,14 @@ async def _until_ready(process: subprocess.Popen, node: NodeProcess) -> None:
                      hint="is the stack up? `svyaz stack status`")
 
 
+async def until_ready_again(node: NodeProcess, *, timeout_s: float = 300.0) -> None:
+    """Until the node's /readyz says 200 again (it says 503 while its store or Kafka lag)."""
+    url = f"http://127.0.0.1:{node.http_port}/readyz"
+    with trio.fail_after(timeout_s):
+        while not await trio.to_thread.run_sync(_http_ok, url):
+            await trio.sleep(0.5)
+
+
 def _http_ok(url: str) -> bool:
     try:
         with urllib.request.urlopen(url, timeout=2) as response:
