@@ -35,7 +35,6 @@ STEPS = (
     "svyaz.rbac.guard:Guard.check",
     "svyaz.messaging.service:PrivateChats.send",
     "svyaz.node.messaging:IdentityDirectory.exists",
-    "svyaz.messaging.store:MongoMessageStore.by_client_id",
     "svyaz.messaging.store:MongoMessageStore.insert",
     "svyaz.messaging.store:MongoMessageStore.head",
     "svyaz.messaging.service:PrivateChats._project_directly",

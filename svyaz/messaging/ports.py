@@ -28,10 +28,6 @@ class MessageStore(Protocol):
 
     async def insert(self, message: Message) -> Inserted: ...
 
-    async def by_client_id(self, chat: str, sender: str, client_id: str) -> Message | None:
-        """The message this client id already produced, from the fast lookup only (may miss a
-        message whose writer stopped half-way; `insert` still refuses to duplicate it)."""
-
     async def get(self, chat: str, seq: int) -> Message | None: ...
 
     async def page(self, chat: str, seqs: range) -> list[Message]:

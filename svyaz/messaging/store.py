@@ -107,25 +107,20 @@ class MongoMessageStore(ThreadedAdapter):
         if holder is not None and (holder["sender"], holder["client_id"]) != (message.sender, message.client_id):
             return Inserted(seq_taken=True)
         if holder is None:
-            # The client-id index refused it: the first copy sits at another seq. A slow lookup,
-            # reached only by a resend whose first writer never recorded its client id.
-            holder = self._messages.find_one({"chat": message.chat, "sender": message.sender,
-                                              "client_id": message.client_id})
+            # The client-id index refused it: a resend, whose first copy sits at another seq.
+            holder = self._first_copy(message)
             if holder is None:
                 raise StoreUnavailable(f"the store refused message {message.seq} of {message.chat} as a "
                                        "duplicate but holds no copy of it")
         return Inserted(existing=_message(holder))
 
-    async def by_client_id(self, chat: str, sender: str, client_id: str) -> Message | None:
-        return await self._run(self._by_client_id, chat, sender, client_id)
-
-    @blocking
-    def _by_client_id(self, chat: str, sender: str, client_id: str) -> Message | None:
-        known = self._client_ids.find_one({"_id": _client_key(chat, sender, client_id)})
-        if known is None:
-            return None
-        doc = self._messages.find_one({"_id": message_id(chat, known["seq"])})
-        return _message(doc) if doc is not None else None
+    def _first_copy(self, message: Message) -> dict | None:
+        known = self._client_ids.find_one({"_id": _client_key(message.chat, message.sender, message.client_id)})
+        if known is not None:
+            return self._messages.find_one({"_id": message_id(message.chat, known["seq"])})
+        # A slow lookup, reached only by a resend whose first writer never recorded its client id.
+        return self._messages.find_one({"chat": message.chat, "sender": message.sender,
+                                        "client_id": message.client_id})
 
     async def get(self, chat: str, seq: int) -> Message | None:
         return await self._run(self._get, chat, seq)

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import logging
 import time
+from collections import OrderedDict
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
@@ -50,6 +51,9 @@ logger = logging.getLogger("svyaz.node.messaging")
 _RETRY_S = 2.0
 
 
+KNOWN_ACCOUNTS = 100_000
+
+
 class IdentityDirectory:
     """What messaging asks identity: does an account exist (`AccountDirectory`), and who may see
     its presence (its profile's setting)."""
@@ -57,9 +61,19 @@ class IdentityDirectory:
     def __init__(self, store: IdentityStore, limiter: trio.CapacityLimiter) -> None:
         self._store = store
         self._limiter = limiter
+        # Accounts are never deleted, so one that exists is remembered (a bounded set, oldest
+        # forgotten first): most sends go to someone written to before, and skip this read.
+        self._known: OrderedDict[str, None] = OrderedDict()
 
     async def exists(self, account: str) -> bool:
+        if account in self._known:
+            self._known.move_to_end(account)
+            return True
         record = await trio.to_thread.run_sync(self._store.get_account, account, limiter=self._limiter)
+        if record is not None:
+            self._known[account] = None
+            if len(self._known) > KNOWN_ACCOUNTS:
+                self._known.popitem(last=False)
         return record is not None
 
     async def devices_of(self, account: str) -> list[str]:

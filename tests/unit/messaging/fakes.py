@@ -26,20 +26,18 @@ from svyaz.messaging.ports import Inserted
 class MemoryMessageStore:
     def __init__(self) -> None:
         self.messages: dict[tuple[str, int], Message] = {}
-        self.client_ids: dict[tuple[str, str, str], int] = {}   # the fast resend lookup
         self.heads: dict[str, int] = {}                         # a hint: may lag, never ahead
         self.cursor_positions: dict[tuple[str, str], dict[str, int]] = {}
         self.insert_attempts: list[Message] = []
 
     # --- test helpers -----------------------------------------------------------------------------
 
-    def plant(self, message: Message, *, record_client_id: bool = True) -> None:
+    def plant(self, message: Message) -> None:
         """Store `message` as another process would have, without updating the head hint (so
-        `head` has to probe past it). `record_client_id=False`: a writer that stopped half-way."""
+        `head` has to probe past it). The unique client-id index is modelled by `insert`
+        scanning the messages, so a planted copy is found however far its writer got."""
         assert (message.chat, message.seq) not in self.messages, "the test planted a seq twice"
         self.messages[(message.chat, message.seq)] = message
-        if record_client_id:
-            self.client_ids[(message.chat, message.sender, message.client_id)] = message.seq
 
     def stored(self, chat: str) -> list[Message]:
         return sorted((m for (c, _), m in self.messages.items() if c == chat), key=lambda m: m.seq)
@@ -63,13 +61,8 @@ class MemoryMessageStore:
         if copy is not None:
             return Inserted(existing=copy)  # the unique (chat, sender, client_id) index refused it
         self.messages[(message.chat, message.seq)] = message
-        self.client_ids[(message.chat, message.sender, message.client_id)] = message.seq
         self.heads[message.chat] = max(self.heads.get(message.chat, 0), message.seq)
         return Inserted(stored=True)
-
-    async def by_client_id(self, chat: str, sender: str, client_id: str) -> Message | None:
-        seq = self.client_ids.get((chat, sender, client_id))
-        return None if seq is None else self.messages.get((chat, seq))
 
     async def get(self, chat: str, seq: int) -> Message | None:
         return self.messages.get((chat, seq))

@@ -152,7 +152,7 @@ async def test_a_resend_from_another_process_after_not_published_returns_the_sto
 
 async def test_a_resend_finds_the_copy_whose_writer_stopped_before_recording_its_client_id(world):
     half_done = Message(chat=AB, seq=1, sender=ALICE, client_id="half-done", text="hello", sent_at=5.0)
-    world.messages.plant(half_done, record_client_id=False)
+    world.messages.plant(half_done)
     again = await world.chats.send(ALICE, to=BOB, text="hello", client_id="half-done")
     assert again == half_done
     assert world.messages.stored(AB) == [half_done]
