@@ -74,8 +74,11 @@ async def run_channel(options: ChannelOptions, progress: Callable[[str], None]) 
     trace = Path(tempfile.mkdtemp(prefix="svyaz-bench-channel-")) / "node-trace.json"
     async with AsyncExitStack() as stack:
         progress("starting a node of the bench's own ...")
+        # Room for every online subscriber, the owner and the subscribers' first connections still
+        # closing (the default allows 10,000 per process).
         node = await stack.enter_async_context(open_node_process(
-            store_url=options.store_url, kafka=options.kafka, trace_to=trace))
+            store_url=options.store_url, kafka=options.kafka, trace_to=trace,
+            extra={"SVYAZ_GATEWAY__MAX_CONNECTIONS": str(2 * options.online + 100)}))
         report["node"] = {"url": node.url, "pid": node.pid, "note": ITERATIONS_NOTE}
         await _measure(options, node, report, progress)
     buckets = json.loads(trace.read_text()) if trace.exists() else {}
