@@ -68,18 +68,11 @@ class Moderation:
 
 class Presence:
     def __init__(self, *, store: PresenceStore, blocks: BlockStore, audience: PresenceAudience,
-                 chat_list: ChatListStore, clock: Callable[[], float] = time.time) -> None:
+                 chat_list: ChatListStore) -> None:
         self._store = store
         self._blocks = blocks
         self._audience = audience
         self._chat_list = chat_list
-        self._clock = clock
-
-    async def arrived(self, account: str) -> None:
-        await self._store.set(account, online=True, at=self._clock())
-
-    async def left(self, account: str) -> None:
-        await self._store.set(account, online=False, at=self._clock())
 
     async def seen_by(self, viewer: str, account: object) -> dict[str, Any]:
         """What `viewer` may know of `account`'s presence: `online` and `last_seen`, or `visible: false`."""

@@ -45,6 +45,7 @@ from svyaz.messaging.safety_store import MongoBlocks, MongoPresence, MongoPushLe
 from svyaz.messaging.store import MongoChatListStore, MongoMemberships, MongoMessageStore
 from svyaz.node.config import NodeConfig
 from svyaz.node.delivery import LocalDelivery
+from svyaz.node.presence_recorder import PresenceRecorder
 from svyaz.node.errors import DependencyUnavailable
 
 logger = logging.getLogger("svyaz.node.messaging")
@@ -97,6 +98,7 @@ class Messaging:
     presence: Presence
     notifier: Notifier
     presence_store: MongoPresence
+    presence_recorder: PresenceRecorder
     delivery: LocalDelivery
     config: NodeConfig
     chat_list: MongoChatListStore
@@ -111,6 +113,7 @@ class Messaging:
         async with trio.open_nursery() as nursery:
             nursery.start_soon(self._keep_indexes)
             nursery.start_soon(self._beat_presence)
+            await nursery.start(self.presence_recorder.run)
             for topic in topics:
                 await self._ensure_topic(topic)
             async with (
@@ -201,7 +204,9 @@ async def open_messaging(config: NodeConfig, client: MongoClient, identity_store
         moderation = Moderation(blocks=blocks, reports=reports, read_one=MessageReader(chats, groups, channels))
         presence = Presence(store=presence_store, blocks=blocks, audience=directory.presence_audience,
                             chat_list=chat_list)
-        delivery = LocalDelivery(group_members.chats_of, on_arrival=presence.arrived, on_departure=presence.left)
+        recorder = PresenceRecorder(presence_store)
+        delivery = LocalDelivery(group_members.chats_of, on_arrival=recorder.arrived, on_departure=recorder.left)
+
         async def members_of(group: str, limit: int) -> list[str]:
             return [account for account, _role in await group_members.members(group, limit=limit)]
 
@@ -210,7 +215,8 @@ async def open_messaging(config: NodeConfig, client: MongoClient, identity_store
                             ledger=MongoPushLedger(client[f"{prefix}_notifications"], limiter),
                             sender=FilePushSender(config.data_path / "pushes.jsonl"))
         yield Messaging(chats=chats, groups=groups, channels=channels, overview=overview, moderation=moderation,
-                        presence=presence, notifier=notifier, presence_store=presence_store, delivery=delivery,
+                        presence=presence, notifier=notifier, presence_store=presence_store,
+                        presence_recorder=recorder, delivery=delivery,
                         config=config, chat_list=chat_list,
                         indexed=(chat_list, private, group_messages, channel_messages, group_members,
                                  channel_members, blocks, reports))
