@@ -17,8 +17,11 @@ SUBSCRIBER = "subscriber"   # svyaz.messaging.model.SUBSCRIBER, spelled here so 
 
 
 def seed_subscribers(store_url: str, database_prefix: str, channel: str, count: int, *, tag: str,
-                     batch: int = 10_000, progress: Callable[[int], None] = lambda done: None) -> int:
-    """Store `count` subscribers `@s<tag>n<i>:ru` of `channel`; returns how many were written."""
+                     batch: int = 10_000, chat_lists: bool = True,
+                     progress: Callable[[int], None] = lambda done: None) -> int:
+    """Store `count` subscribers `@s<tag>n<i>:ru` of `channel`; returns how many were written.
+    Without `chat_lists`, only the member documents (half the time): what the channel itself
+    holds, without the subscribers' own lists of chats."""
     with MongoClient(store_url, serverSelectionTimeoutMS=5000) as client:
         members = client[f"{database_prefix}_channels"]["members"]
         index = client[f"{database_prefix}_chatlist"]["memberships"]
@@ -28,7 +31,8 @@ def seed_subscribers(store_url: str, database_prefix: str, channel: str, count: 
             accounts = [f"@s{tag}n{i:07d}:ru" for i in range(done, min(done + batch, count))]
             members.insert_many([{"_id": f"{channel}|{account}", "chat": channel, "account": account,
                                   "role": SUBSCRIBER} for account in accounts], ordered=False)
-            index.insert_many([{"_id": account, "chats": [channel]} for account in accounts], ordered=False)
+            if chat_lists:
+                index.insert_many([{"_id": account, "chats": [channel]} for account in accounts], ordered=False)
             chats.update_one({"_id": channel}, {"$inc": {"member_count": len(accounts)}})
             done += len(accounts)
             progress(done)

@@ -14,7 +14,7 @@ MESSAGING_DIR = Path(svyaz.messaging.__file__).parent
 ALLOWED_SVYAZ = ("svyaz.errors", "svyaz.regions", "svyaz.identity.accounts", "svyaz.identity.errors",
                  "svyaz.messaging")
 DRIVERS = ("trio", "pymongo", "bson", "confluent_kafka")
-PURE_MODULES = ("ids", "content", "events", "chatlist", "model", "errors", "paging", "safety")
+PURE_MODULES = ("ids", "content", "events", "chatlist", "model", "errors", "paging", "safety", "presence")
 
 
 @pytest.mark.parametrize("path", sorted(MESSAGING_DIR.glob("*.py")), ids=lambda path: path.name)

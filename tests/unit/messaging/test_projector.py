@@ -92,7 +92,7 @@ class FlakyChatList(MemoryChatList):
 
 
 async def test_the_projector_waits_out_an_unavailable_store(autojump_clock):
-    chat_list = FlakyChatList(failures=5)
+    chat_list = FlakyChatList(failures=10)   # five attempts: each asks for both participants' entries
     stream = ListStream([created(1, ALICE)], chat_list)
     started = trio.current_time()
     with trio.fail_after(60):
