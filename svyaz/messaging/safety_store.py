@@ -62,6 +62,9 @@ class MongoBlocks(ThreadedAdapter):
         return sorted(doc["account"] for doc in self._blocks.find({"blocker": blocker}))
 
 
+FORGET_GATEWAYS_AFTER_S = 7 * 24 * 3600
+
+
 class MongoPresence(ThreadedAdapter):
     """Presence as one gateway records it (`core.presence`, `<account>|<gateway>`) and as all the
     node's live gateways together say it (svyaz.messaging.presence). Gateways announce themselves
@@ -113,9 +116,11 @@ class MongoPresence(ThreadedAdapter):
     def _gateway_states(self) -> dict[str, GatewayState]:
         now = self._clock()
         if now - self._known_at > self.liveness_s / 3:
-            # A scan, but of a handful of documents (one per gateway process that ever ran).
+            # A scan, but of a handful of documents (one per gateway that ever ran). Gateways gone
+            # for a week are not asked any more: their sightings only said when someone was last
+            # seen, and a node restarted under new ids must not read more and more of them.
             self._known = {doc["_id"]: GatewayState(doc["_id"], doc["epoch"], doc["seen_at"])
-                           for doc in self._gateways.find({})}
+                           for doc in self._gateways.find({}) if now - doc["seen_at"] <= FORGET_GATEWAYS_AFTER_S}
             self._known_at = now
         # This gateway is alive even before its first beat is read back.
         return {**self._known, self._gateway: GatewayState(self._gateway, self._epoch, now)}
