@@ -1,7 +1,7 @@
 """The offline notifier: a push per message per device of each recipient who is not online.
 
-Private chats and groups of up to `group_push_limit` members: one push per device of each offline
-member. Larger groups and channels: ONE push per message addressed to the chat's topic (what FCM
+Private chats and groups of up to `group_push_limit` members (by the group's member count, a
+point read): one push per device of each offline member. Larger groups and channels: ONE push per message addressed to the chat's topic (what FCM
 topics and APNs broadcast pushes are for: devices subscribe to the chats they follow and the push
 service fans out), so a post to a million subscribers stays one record here, like its one stored
 document. Comments are not pushed.
@@ -43,6 +43,8 @@ _RETRY_MAX_S = 5.0
 DevicesOf = Callable[[str], Awaitable[list[str]]]
 # (group, limit) -> up to `limit` of its accounts
 MembersOf = Callable[[str, int], Awaitable[list[str]]]
+# group -> how many members it has
+GroupSize = Callable[[str], Awaitable[int]]
 
 
 @dataclass(frozen=True)
@@ -89,13 +91,17 @@ class FilePushSender:
 
 class Notifier:
     def __init__(self, *, presence: PresenceStore, devices_of: DevicesOf, ledger: PushLedger,
-                 sender: PushSender, members_of: MembersOf | None = None, group_push_limit: int = 1000) -> None:
-        """`members_of(group, limit)`: up to `limit` accounts of a group."""
+                 sender: PushSender, members_of: MembersOf | None = None, group_size: GroupSize | None = None,
+                 group_push_limit: int = 1000) -> None:
+        """`group_size(group)`: its member count (one point read); `members_of(group, limit)`: up to
+        `limit` of its accounts, asked only of groups within the limit (a listing is a scan on
+        FerretDB, ADR 0003)."""
         self._presence = presence
         self._devices_of = devices_of
         self._ledger = ledger
         self._sender = sender
         self._members_of = members_of
+        self._group_size = group_size
         self._group_push_limit = group_push_limit
         self.sent = 0
 
@@ -125,10 +131,9 @@ class Notifier:
         kind = chat_kind(event.chat)
         if kind == PRIVATE:
             await self._to_accounts(event, event.recipients)
-        elif kind == GROUP and self._members_of is not None:
-            members = await self._members_of(event.chat, self._group_push_limit + 1)
-            if len(members) <= self._group_push_limit:
-                await self._to_accounts(event, members)
+        elif kind == GROUP and self._members_of is not None and self._group_size is not None:
+            if await self._group_size(event.chat) <= self._group_push_limit:
+                await self._to_accounts(event, await self._members_of(event.chat, self._group_push_limit))
             else:
                 await self._to_topic(event)
         elif kind == CHANNEL:

@@ -211,6 +211,7 @@ async def open_messaging(config: NodeConfig, client: MongoClient, identity_store
             return [account for account, _role in await group_members.members(group, limit=limit)]
 
         notifier = Notifier(presence=presence_store, devices_of=directory.devices_of, members_of=members_of,
+                            group_size=group_members.count,
                             group_push_limit=config.messaging.group_push_limit,
                             ledger=MongoPushLedger(client[f"{prefix}_notifications"], limiter),
                             sender=FilePushSender(config.data_path / "pushes.jsonl"))
