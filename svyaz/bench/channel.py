@@ -40,7 +40,6 @@ from svyaz.bench.nodeproc import BenchError, NodeProcess, open_node_process, unt
 from svyaz.bench.seed import count_documents, seed_subscribers
 from svyaz.client.connection import open_node_client
 
-MIB = 2**20
 WRITE_COMMANDS = ("insert", "update", "delete", "findAndModify")
 POST_TEXT = "Release notes: https://svyaz.example/notes and the mirror https://mirror.svyaz.example/n"
 ITERATIONS_NOTE = ("the bench's node hashes passwords with 1,000 PBKDF2 iterations instead of 10,000: that "
@@ -111,16 +110,17 @@ async def _measure(options: ChannelOptions, node: NodeProcess, report: dict[str,
         subscribe_s = await _subscribe_all(fleet, channel, options)
         progress("waiting for the node to be ready again (each departure was a presence write) ...")
         await until_ready_again(node)
-        rss_before = _rss(node.pid)
+        rss_before = procstat.rss_if_running(node.pid)
         progress(f"connecting them as listeners in {options.listener_processes} processes ...")
         began = time.perf_counter()
         listeners = await nursery.start(_run_listeners, node.url, channel, fleet, options.listener_processes, tally)
         connect_s = time.perf_counter() - began
-        rss_connected = _rss(node.pid)
+        rss_connected = procstat.rss_if_running(node.pid)
         report["setup"] = {
             "channel": channel, "online": options.online, "listener_processes": options.listener_processes,
             "enrol_s": round(enrol_s, 1), "subscribe_s": round(subscribe_s, 1), "connect_s": round(connect_s, 1),
-            "node_rss_before_connect_mib": _mib(rss_before), "node_rss_connected_mib": _mib(rss_connected),
+            "node_rss_before_connect_mib": procstat.mib(rss_before),
+            "node_rss_connected_mib": procstat.mib(rss_connected),
         }
         progress("a warm-up post, until every online subscriber has it ...")
         report["warmup"] = tally.figures(await _post(owner, tally, channel, options.delivery_timeout_s))
@@ -249,7 +249,7 @@ async def _phase(options: ChannelOptions, node: NodeProcess, owner, tally: Fanou
         "documents_added_per_post": {name: count / options.posts for name, count in added.items()},
         "kafka_records_per_post": (records_after - records_before) / options.posts,
         "node_cores": None if cpu_before is None or cpu_after is None else round((cpu_after - cpu_before) / seconds, 3),
-        "node_rss_mib": _mib(_rss(node.pid)),
+        "node_rss_mib": procstat.mib(procstat.rss_if_running(node.pid)),
         "load_average": procstat.machine()["load_average"],
     }
 
@@ -308,15 +308,6 @@ def _node_cpu(pid: int) -> float | None:
         return None
 
 
-def _rss(pid: int) -> int | None:
-    try:
-        return procstat.rss_bytes(pid)
-    except (FileNotFoundError, ProcessLookupError):
-        return None
-
-
-def _mib(value: int | None) -> float | None:
-    return None if value is None else round(value / MIB, 1)
 
 
 def render_channel(report: dict[str, Any]) -> str:

@@ -35,7 +35,6 @@ from svyaz.bench.traces import window_costs
 from svyaz.bench.verdict import Objective, RateResult, judge, sweep_verdict
 from svyaz.client.connection import NodeUnreachable, RemoteError
 
-MIB = 2**20
 SETTLE_S = 3.0
 ITERATIONS_NOTE = ("the bench's node hashes passwords with 1,000 PBKDF2 iterations instead of 10,000: that "
                    "speeds up registration and sign-in only; no password is hashed on the messaging path")
@@ -123,15 +122,16 @@ async def _measure(options: LatencyOptions, url: str, pid: int | None, report: d
     progress(f"registering and signing in {options.clients} accounts ...")
     enrol_s = await fleet.enrol(concurrency=options.enrol_concurrency)
     await trio.sleep(SETTLE_S)
-    rss_before = _rss(pid)
+    rss_before = procstat.rss_if_running(pid)
     progress(f"connecting {options.clients} clients ...")
     async with trio.open_nursery() as nursery:
         connect_s = await nursery.start(partial(fleet.run, concurrency=options.connect_concurrency))
         await trio.sleep(SETTLE_S)
-        rss_idle = _rss(pid)
+        rss_idle = procstat.rss_if_running(pid)
         report["setup"] = {
             "clients": options.clients, "enrol_s": round(enrol_s, 1), "connect_s": round(connect_s, 1),
-            "node_rss_before_connect_mib": _mib(rss_before), "node_rss_connected_idle_mib": _mib(rss_idle),
+            "node_rss_before_connect_mib": procstat.mib(rss_before),
+            "node_rss_connected_idle_mib": procstat.mib(rss_idle),
             "memory_per_idle_connection_kib": (round((rss_idle - rss_before) / options.clients / 1024, 1)
                                                if rss_before is not None and rss_idle is not None else None),
         }
@@ -224,7 +224,7 @@ async def _one_rate(options: LatencyOptions, fleet: Fleet, pid: int | None, rate
         "machine_cores": procstat.busiest(first.processes, last.processes, seconds=seconds,
                                           names={os.getpid(): "svyaz bench", **({pid: "svyaz node"} if pid else {})}),
     }
-    run["node_rss_mib"] = _mib(_rss(pid))
+    run["node_rss_mib"] = procstat.mib(procstat.rss_if_running(pid))
     run["load_average"] = procstat.machine()["load_average"]
     run["connections_lost"] = fleet.connection_losses()
     verdict = judge(_rate_result(run))
@@ -255,17 +255,6 @@ def _rate_result(run: dict[str, Any]) -> RateResult:
                       seconds=run["seconds"])
 
 
-def _rss(pid: int | None) -> int | None:
-    if pid is None:
-        return None
-    try:
-        return procstat.rss_bytes(pid)
-    except (FileNotFoundError, ProcessLookupError):
-        return None
-
-
-def _mib(value: int | None) -> float | None:
-    return None if value is None else round(value / MIB, 1)
 
 
 def _one_line(run: dict[str, Any]) -> str:

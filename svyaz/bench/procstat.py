@@ -131,3 +131,17 @@ def machine() -> dict[str, object]:
         "load_average": [round(value, 2) for value in os.getloadavg()],
         "memory_gib": round(os.sysconf("SC_PHYS_PAGES") * _PAGE / 2**30, 1),
     }
+
+
+def rss_if_running(pid: int | None) -> int | None:
+    """`rss_bytes(pid)`, or None without a pid or once the process is gone."""
+    if pid is None:
+        return None
+    try:
+        return rss_bytes(pid)
+    except (FileNotFoundError, ProcessLookupError):
+        return None
+
+
+def mib(value: int | None) -> float | None:
+    return None if value is None else round(value / 2**20, 1)
