@@ -1,10 +1,10 @@
-"""A small file sealed with GOST: Kuznyechik-CTR (OpenSSL GOST engine) then HMAC-Streebog-256.
+"""A small file sealed with GOST: Kuznyechik-CTR then HMAC-Streebog-256 (in-process OpenSSL).
 
 Used where no OS keyring exists (a headless server): the client's tokens are kept in such a file,
 with a key derived by PBKDF2-HMAC-Streebog-512 from a passphrase. Encrypt-then-MAC; a fresh random
 IV on every write; the MAC covers the header, the salt, the IV and the ciphertext, and is checked
-in constant time before anything is decrypted. (The crypto issue brings an in-process Kuznyechik
-AEAD; until then `svyaz.gost.cipher` runs it in the `openssl` binary, fine for a few kilobytes.)
+in constant time before anything is decrypted. The layout predates `svyaz.gost.aead` and is kept
+so that files already on users' disks still open.
 
 Layout: b"SVZ1" | salt(16) | iv(8) | ciphertext | mac(32)
 """

@@ -1,61 +1,64 @@
-"""GOST R 34.10-2012 signatures (256-bit, parameter set A) with Streebog-256, through the `openssl`
-binary and Debian's GOST *engine*.
+"""The node's audit signing key: GOST R 34.10-2012 (256-bit) with Streebog-256, kept in files.
 
-Why the binary and the engine: on OpenSSL 3.0 with libengine-gost-openssl the GOST *provider*
-(which hashlib uses, see `provider`) cannot generate or load gost2012 keys, but `openssl -engine gost`
-can. Driving the command line also means a signature made here verifies with exactly the
-`openssl dgst -engine gost -md_gost12_256 -verify` an auditor runs by hand.
+Signing and verifying run in-process (`keys`, the system OpenSSL with Debian's GOST engine); the
+files are exactly what the `openssl` command line reads and writes, so an auditor checks a
+checkpoint with `openssl dgst -engine gost -md_gost12_256 -verify signing_key.pub.pem`.
 
-Data goes to openssl on stdin; files are used only where openssl insists on a path (keys and the
-signature to verify). The private key file is created with mode 0600 and is never read into a log
-or an error message. May import only the standard library, `svyaz.errors` and `svyaz.gost`.
+`signing_key.pem` is an unencrypted PKCS#8 PEM (what `openssl genpkey -engine gost -algorithm
+gost2012_256 -pkeyopt paramset:A` writes), created with mode 0600 and never quoted in a log or an
+error message; `signing_key.pub.pem` is its SubjectPublicKeyInfo PEM. A loaded key pair holds the
+private key in memory, so its key_id and its signatures always belong to the same key. May import
+only the standard library, `svyaz.errors` and `svyaz.gost`.
 """
 
 from __future__ import annotations
 
 import base64
 import binascii
+import functools
 import os
 import tempfile
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
-from svyaz.gost.openssl import ENGINE, OpenSslFailed, output, reason, run
+from svyaz.gost.errors import CryptoError
+from svyaz.gost.keys import Curve, PrivateKey, PublicKey
+from svyaz.gost.libcrypto import OpenSslError
 from svyaz.gost.provider import streebog256
 
 PRIVATE_KEY_FILE = "signing_key.pem"
 PUBLIC_KEY_FILE = "signing_key.pub.pem"
 SIGNATURE_BYTES = 64  # r and s of a 256-bit GOST R 34.10-2012 signature
+# `paramset:A` of `openssl genpkey -algorithm gost2012_256`, as the key has always been made.
+CURVE = Curve.CRYPTOPRO_256_A
 _PEM_PUBLIC_BEGIN = "-----BEGIN PUBLIC KEY-----"
 _PEM_PUBLIC_END = "-----END PUBLIC KEY-----"
 
 
-class SigningError(OpenSslFailed):
-    """openssl ran but could not sign, verify or handle a key (a bad key file, an unreadable path, ...)."""
+class SigningError(OpenSslError):
+    """A signing key could not be used: a bad key file, an unreadable path, OpenSSL refused it."""
 
     code = "gost_signing_error"
 
 
 @dataclass(frozen=True)
 class GostKeyPair:
-    """The node's signing key. The private half lives only in the 0600 file, which openssl reads."""
+    """The node's signing key, loaded from `private_key_path` (equal pairs name the same key file
+    and public key)."""
 
     private_key_path: Path
     public_pem: bytes
     key_id: str
+    private_key: PrivateKey = field(compare=False, repr=False)
 
     def sign(self, data: bytes) -> bytes:
         """The 64-byte signature of Streebog-256(`data`), as `openssl dgst -sign` writes it."""
-        signature = output(
-            ["dgst", "-engine", ENGINE, "-md_gost12_256", "-sign", str(self.private_key_path)],
-            data=data,
-            doing="sign with the audit key",
-            failure=SigningError,
-        )
+        try:
+            signature = self.private_key.sign(data)
+        except (OpenSslError, CryptoError) as err:
+            raise SigningError(f"could not sign with the audit key: {err}") from err
         if len(signature) != SIGNATURE_BYTES:
-            raise SigningError(
-                f"openssl returned a {len(signature)}-byte signature, expected {SIGNATURE_BYTES}"
-            )
+            raise SigningError(f"the signature has {len(signature)} bytes, expected {SIGNATURE_BYTES}")
         return signature
 
 
@@ -87,10 +90,10 @@ def generate_keypair(directory: Path) -> GostKeyPair:
     private_path = directory / PRIVATE_KEY_FILE
     if private_path.exists():
         raise FileExistsError(private_path)
-    pem = output(
-        ["genpkey", "-engine", ENGINE, "-algorithm", "gost2012_256", "-pkeyopt", "paramset:A"],
-        doing="generate a GOST R 34.10-2012 key", failure=SigningError,
-    )
+    try:
+        pem = PrivateKey.generate(CURVE).to_pem()
+    except OpenSslError as err:
+        raise SigningError(f"could not generate a GOST R 34.10-2012 key: {err}") from err
     temporary = _write_private(directory, pem)
     try:
         os.link(temporary, private_path)
@@ -103,26 +106,38 @@ def load_keypair(directory: Path) -> GostKeyPair:
     """The key pair in `directory`. Refuses a private key that others may read, like ssh does."""
     private_path = directory / PRIVATE_KEY_FILE
     try:
-        mode = private_path.stat().st_mode
+        # Opened once, checked through the descriptor: the mode checked is that of the bytes read.
+        with open(private_path, "rb") as file:
+            mode = os.fstat(file.fileno()).st_mode
+            if mode & 0o077:
+                raise SigningError(
+                    f"{private_path} is readable by other users (mode {mode & 0o777:o})",
+                    hint=f"chmod 600 {private_path}",
+                )
+            pem = file.read()
     except FileNotFoundError:
         raise SigningError(
             f"no signing key at {private_path}",
             hint="run `svyaz audit keygen` (or pass the directory that holds signing_key.pem)",
         ) from None
-    if mode & 0o077:
-        raise SigningError(
-            f"{private_path} is readable by other users (mode {mode & 0o777:o})",
-            hint=f"chmod 600 {private_path}",
-        )
-    public_pem = output(
-        ["pkey", "-engine", ENGINE, "-in", str(private_path), "-pubout"], doing="read the signing key",
-        failure=SigningError,
-    )
+    except OSError as err:
+        raise SigningError(f"cannot read the signing key {private_path}: {err.strerror}") from err
+    try:
+        private_key = PrivateKey.from_pem(pem)
+    except CryptoError as err:
+        raise SigningError(f"{private_path} is not a usable GOST private key: {err}") from err
+    except OpenSslError as err:
+        raise SigningError(f"could not read the signing key {private_path}: {err}") from err
+    if private_key.curve.signature_bytes != SIGNATURE_BYTES:
+        raise SigningError(f"{private_path} holds a {private_key.curve.name} key; the audit key is 256-bit")
+    public_pem = private_key.public_key().to_pem()
     # The public half is kept next to it for auditors; rewriting it is harmless (same bytes).
     public_path = directory / PUBLIC_KEY_FILE
     if not public_path.exists() or public_path.read_bytes() != public_pem:
         _write_atomically(public_path, public_pem)
-    return GostKeyPair(private_key_path=private_path, public_pem=public_pem, key_id=key_id(public_pem))
+    return GostKeyPair(
+        private_key_path=private_path, public_pem=public_pem, key_id=key_id(public_pem), private_key=private_key
+    )
 
 
 def load_or_generate_keypair(directory: Path) -> GostKeyPair:
@@ -139,23 +154,21 @@ def verify(data: bytes, signature: bytes, public_pem: bytes) -> bool:
     """True if `signature` is a GOST R 34.10-2012 signature of Streebog-256(`data`) by `public_pem`.
 
     False for any signature that does not verify; raises only when verification could not run
-    (no engine, a public key openssl cannot read).
+    (no engine, a public key that is not a 256-bit GOST key).
     """
-    with tempfile.TemporaryDirectory(prefix="svyaz-verify-") as scratch:
-        public_path, signature_path = Path(scratch) / "public.pem", Path(scratch) / "signature"
-        public_path.write_bytes(public_pem)
-        signature_path.write_bytes(signature)
-        result = run(
-            ["dgst", "-engine", ENGINE, "-md_gost12_256", "-verify", str(public_path),
-             "-signature", str(signature_path)],
-            data=data,
-            doing="verify a signature",
-        )
-    if result.returncode == 0 and b"Verified OK" in result.stdout:
-        return True
-    if b"Verification failure" in result.stdout:
-        return False
-    raise SigningError(f"openssl could not verify a signature: {reason(result.stderr)}")
+    return _public_key(bytes(public_pem)).verify(signature, data)
+
+
+@functools.lru_cache(maxsize=64)
+def _public_key(public_pem: bytes) -> PublicKey:
+    # Checkpoints are verified one after another against the same few keys: parse each once.
+    try:
+        public_key = PublicKey.from_pem(public_pem)
+    except CryptoError as err:
+        raise SigningError(f"not a usable GOST public key: {err}") from err
+    if public_key.curve.signature_bytes != SIGNATURE_BYTES:
+        raise SigningError(f"a {public_key.curve.name} public key; audit signatures are 256-bit")
+    return public_key
 
 
 def _write_private(directory: Path, pem: bytes) -> Path:

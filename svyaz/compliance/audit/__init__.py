@@ -7,7 +7,7 @@ anchored in a file outside the database (docs/audit.md).
 
 Imports: the standard library, `svyaz.errors`, `svyaz.regions`, `svyaz.gost` and this package.
 The domain modules `canonical`, `chain`, `checkpoint`, `verify` and `anchors` are pure (no trio,
-pymongo, subprocess, files); pymongo only in `store`, trio only in `log`; `svyaz.gost.signing` (the
-openssl binary) only in `keys`, `signer`, `rotation` and `cli`. tests/unit/compliance/test_layering.py
+pymongo, subprocess, files); pymongo only in `store`, trio only in `log`; `svyaz.gost.signing` (key
+files on disk) only in `keys`, `signer`, `rotation` and `cli`. tests/unit/compliance/test_layering.py
 checks this.
 """

@@ -1,9 +1,9 @@
 """The key the checkpointer signs with, as it is *now* on disk.
 
-`svyaz audit keygen --rotate` replaces `signing_key.pem` while nodes run. A `GostKeyPair` loaded at
-start-up would keep naming the old key_id while openssl (which reads the file at every signature)
-signs with the new key, so every later checkpoint would look forged. `KeyDir` re-loads the key when
-the file changes, and refuses a signature if the file changed while openssl was reading it.
+`svyaz audit keygen --rotate` replaces `signing_key.pem` (and destroys the old private key) while
+nodes run. A `GostKeyPair` loaded at start-up would go on signing with the retired key from memory.
+`KeyDir` re-loads the key when the file changes, and a pinned key refuses to sign once its file has
+been replaced, so a rotated-out key signs nothing more.
 """
 
 from __future__ import annotations
@@ -66,7 +66,7 @@ class FixedKey:
 
 
 class KeyReplaced(signing.SigningError):
-    """The key file was replaced (a rotation) while openssl was signing with it."""
+    """The key file was replaced (a rotation): the key in hand is retired and signs no more."""
 
     code = "audit_key_replaced"
 
@@ -82,7 +82,7 @@ def _identity(path: Path) -> _Identity:
 
 @dataclass(frozen=True)
 class PinnedKey:
-    """One version of the key file: signs only if openssl read exactly that version."""
+    """One version of the key file: signs only while that version is still the file's."""
 
     keypair: signing.GostKeyPair
     identity: _Identity
@@ -100,11 +100,11 @@ class PinnedKey:
         try:
             signature = self.keypair.sign(data)
         except signing.SigningError as err:
-            if self._replaced(path):  # openssl read a file being destroyed by the rotation
+            if self._replaced(path):
                 raise KeyReplaced("the audit signing key was rotated while signing; try again") from err
             raise
-        # Still this version after openssl exited, so openssl read this version (a replaced file
-        # never comes back under the same identity).
+        # Checked after signing too: a rotation during the call must not let the retired key's
+        # signature out (a replaced file never comes back under the same identity).
         if self._replaced(path):
             raise KeyReplaced("the audit signing key was rotated while signing; try again")
         return signature
@@ -132,7 +132,7 @@ class KeyDir:
                 if self._pinned is not None and self._pinned.identity == before:
                     return self._pinned
                 keypair = signing.load_keypair(self.key_dir)
-                if self._identity() == before:  # else replaced while openssl read it: again
+                if self._identity() == before:  # else replaced while we read it: again
                     self._pinned = PinnedKey(keypair, before)
                     return self._pinned
         raise KeyReplaced(f"the audit signing key in {self.key_dir} keeps changing; try again")

@@ -151,7 +151,7 @@ def test_the_text_output_says_what_happened(log, keypair, key_dir):
 
 
 def test_a_signature_made_across_a_rotation_is_refused_not_mislabelled(log, keypair, key_dir):
-    # openssl reads the key file at each signature: this one would be the new key's under the old id.
+    # The old key is still in memory, but the rotation destroyed its file: it must sign nothing more.
     pinned = KeyDir(key_dir).current()
     new_key = rotate(log, key_dir).json["key_id"]
 

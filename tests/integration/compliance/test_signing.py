@@ -4,10 +4,12 @@ from __future__ import annotations
 
 import os
 import subprocess
+import sys
+from pathlib import Path
 
 import pytest
 
-from svyaz.gost import GostUnavailable, streebog256
+from svyaz.gost import streebog256
 from svyaz.gost.signing import (
     PRIVATE_KEY_FILE,
     PUBLIC_KEY_FILE,
@@ -86,12 +88,59 @@ def test_a_missing_key_says_how_to_make_one(tmp_path):
     assert "svyaz audit keygen" in error.value.hint
 
 
-def test_without_the_gost_engine_the_error_says_what_to_install(keypair, tmp_path, monkeypatch):
+def test_without_the_gost_engine_the_error_says_what_to_install(keypair, tmp_path):
     # OpenSSL looks for engines only in this directory now: as if libengine-gost-openssl were absent.
-    monkeypatch.setenv("OPENSSL_ENGINES", str(tmp_path))
+    # The engine is loaded once per process, so a fresh process has to be the one that lacks it.
+    script = (
+        "import sys\n"
+        "from pathlib import Path\n"
+        "from svyaz.gost import GostUnavailable\n"
+        "from svyaz.gost.signing import load_keypair, verify\n"
+        "for attempt in (lambda: load_keypair(Path(sys.argv[1])), lambda: verify(b'x', bytes(64), sys.argv[2].encode())):\n"
+        "    try:\n"
+        "        attempt()\n"
+        "    except GostUnavailable as error:\n"
+        "        print(type(error).__name__, '|', error, '|', error.hint)\n"
+    )
+    result = subprocess.run(
+        [sys.executable, "-c", script, str(keypair.private_key_path.parent), keypair.public_pem.decode()],
+        capture_output=True, text=True, timeout=60, cwd=Path(__file__).parents[3],
+        env={**os.environ, "OPENSSL_ENGINES": str(tmp_path)},
+    )
 
-    with pytest.raises(GostUnavailable, match="no `gost` engine") as error:
-        keypair.sign(DATA)
-    assert "apt-get install libengine-gost-openssl" in error.value.hint
-    with pytest.raises(GostUnavailable):
-        verify(DATA, b"\0" * 64, keypair.public_pem)
+    lines = result.stdout.splitlines()
+    assert len(lines) == 2, result.stdout + result.stderr
+    for line in lines:
+        assert "no `gost` engine" in line
+        assert "apt-get install libengine-gost-openssl" in line.split("|")[2]
+
+
+def test_a_key_made_by_openssl_loads_and_its_files_stay_as_openssl_writes_them(tmp_path):
+    directory = tmp_path / "audit"
+    directory.mkdir(mode=0o700)
+    made = subprocess.run(
+        ["openssl", "genpkey", "-engine", "gost", "-algorithm", "gost2012_256", "-pkeyopt", "paramset:A",
+         "-out", str(directory / PRIVATE_KEY_FILE)],
+        capture_output=True, check=True,
+    )
+    assert made.returncode == 0
+    os.chmod(directory / PRIVATE_KEY_FILE, 0o600)
+    public_pem = subprocess.run(
+        ["openssl", "pkey", "-engine", "gost", "-in", str(directory / PRIVATE_KEY_FILE), "-pubout"],
+        capture_output=True, check=True,
+    ).stdout
+
+    keypair = load_keypair(directory)
+
+    assert keypair.public_pem == public_pem == (directory / PUBLIC_KEY_FILE).read_bytes()
+    assert verify(DATA, keypair.sign(DATA), public_pem)
+
+
+def test_our_key_file_is_what_openssl_genpkey_writes(keypair):
+    parsed = subprocess.run(
+        ["openssl", "asn1parse", "-in", str(keypair.private_key_path)], capture_output=True, text=True, check=True,
+    ).stdout
+
+    assert "GOST R 34.10-2012 with 256 bit modulus" in parsed
+    assert "id-GostR3410-2001-CryptoPro-A-ParamSet" in parsed  # `-pkeyopt paramset:A`
+    assert keypair.private_key_path.read_bytes().startswith(b"-----BEGIN PRIVATE KEY-----\n")
