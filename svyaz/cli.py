@@ -13,7 +13,7 @@ from svyaz.errors import SvyazError, report
 def build_parser() -> argparse.ArgumentParser:
     from svyaz import demo
     from svyaz.bench import cli as bench_cli
-    from svyaz.client import chat_cli, safety_cli, shared_cli
+    from svyaz.client import chat_cli, safety_cli, secret_cli, shared_cli
     from svyaz.client import cli as client_cli
     from svyaz.compliance.audit import cli as audit_cli
     from svyaz.node import cli as node_cli
@@ -28,6 +28,7 @@ def build_parser() -> argparse.ArgumentParser:
     chat_cli.register(commands)
     shared_cli.register(commands)
     safety_cli.register(commands)
+    secret_cli.register(commands)
     audit_cli.register(commands)
     demo.register(commands)
     bench_cli.register(commands)

@@ -116,6 +116,8 @@ class AccountEntry:
 
 class AccountBook:
     def __init__(self, directory: Path, secrets: SecretStore) -> None:
+        self.directory = directory
+        self.secrets = secrets  # also keeps secret-chat vault keys (svyaz.client.secret_vault)
         self._index_path = directory / "accounts.json"
         self._secrets = secrets
 

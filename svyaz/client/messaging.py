@@ -296,6 +296,30 @@ class Messenger:
         """-> {account, visible} and, if visible, {online, last_seen}."""
         return await self._call("presence.get", account=account)
 
+    # --- secret chats (the node relays; svyaz.client.secret seals and opens) ----------------------
+
+    async def publish_keys(self, bundle: dict[str, Any]) -> int:
+        """Publish this device's prekey bundle. -> one-time prekeys the node now holds."""
+        return (await self._call("keys.publish", bundle=bundle))["one_time_prekeys"]
+
+    async def count_keys(self) -> int:
+        return (await self._call("keys.count"))["one_time_prekeys"]
+
+    async def claim_keys(self, account: str) -> dict[str, Any]:
+        """`account`'s prekey bundle with at most one one-time prekey, handed to nobody else."""
+        return await self._call("keys.claim", account=account)
+
+    async def send_sealed(self, chat: str, sealed: str, franking: str, *, client_id: str) -> dict[str, Any]:
+        return await self._idempotent("secret.send", {"chat": chat, "sealed": sealed, "franking": franking,
+                                                      "client_id": client_id})
+
+    async def report_secret(self, chat: str, seq: int, *, text: str, franking_key: str, reason: str,
+                            note: str | None = None) -> str:
+        """Reveal one secret message to the moderators; the node checks it against its commitment."""
+        args = {"chat": chat, "seq": seq, "text": text, "franking_key": franking_key, "reason": reason,
+                **_given(note=note)}
+        return (await self._call("secret.report", **args))["report"]
+
     # --- reading ----------------------------------------------------------------------------------
 
     async def history(self, chat: str, *, before: int | None = None, after: int | None = None,

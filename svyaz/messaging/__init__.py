@@ -5,6 +5,8 @@ Domain modules (`ids`, `content`, `events`, `chatlist`, `paging`, `model`, `safe
 are plain Python: no trio, pymongo or confluent-kafka (tests/unit/messaging/test_layering.py holds
 them to it). The use cases (`service` private chats, `groups`, `channels`, `overview` the chat
 list, `moderation`, `notifier`, `projector`, with `writer` for sequence numbers) are async and talk
-to ports (`ports`); `store`, `safety_store` (pymongo) and `bus` (Kafka) are the adapters. May
-import svyaz.errors, svyaz.regions and svyaz.identity.accounts/errors; never svyaz.node.
+to ports (`ports`); `store`, `safety_store`, `prekey_store` (pymongo) and `bus` (Kafka) are the
+adapters. Secret chats (`prekeys`, and sealed messages in `service`) relay what svyaz.e2e makes on
+devices; the node never holds their keys. May import svyaz.errors, svyaz.regions,
+svyaz.identity.accounts/errors and svyaz.e2e (pure, for checking bundles); never svyaz.node.
 """

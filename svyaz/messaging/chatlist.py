@@ -14,7 +14,7 @@ from dataclasses import dataclass, replace
 from svyaz.messaging import events
 from svyaz.messaging.content import preview
 from svyaz.messaging.events import Event
-from svyaz.messaging.ids import PRIVATE_PREFIX
+from svyaz.messaging.ids import is_private
 
 DELETED_PREVIEW = "message deleted"
 
@@ -68,7 +68,7 @@ def accounts_concerned(event: Event) -> tuple[str, ...]:
     """Whose chat list entries an event may change. Only private chats have entries: a group's or
     channel's line in a chat list is computed when read (its head against the reader's cursor),
     never written per member."""
-    if not event.chat.startswith(PRIVATE_PREFIX):
+    if not is_private(event.chat):
         return ()
     if event.kind == events.RECEIPT_READ:
         return (event.actor,)

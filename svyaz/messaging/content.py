@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import base64
+import binascii
 import re
 import unicodedata
 
@@ -62,3 +64,28 @@ def links_in(text: str) -> tuple[str, ...]:
         if link not in found:
             found.append(link)
     return tuple(found[:MAX_LINKS])
+
+
+# A secret message: at most MAX_TEXT_CHARS of text (4 bytes each in UTF-8 at worst) plus the
+# envelope's header, franking key and tag. The node cannot look inside; it checks only the shape.
+MAX_SEALED_BYTES = MAX_TEXT_CHARS * 4 + 512
+COMMITMENT_BYTES = 32
+
+
+def clean_sealed(sealed: object, franking: object) -> tuple[str, str]:
+    """A secret message's envelope and franking commitment, each checked to be base64 of a sane size."""
+    envelope = _base64(sealed, "sealed")
+    if not 0 < len(envelope) <= MAX_SEALED_BYTES:
+        raise InvalidMessage(f'"sealed" holds {len(envelope)} bytes; a secret message has 1 to {MAX_SEALED_BYTES}')
+    if len(_base64(franking, "franking")) != COMMITMENT_BYTES:
+        raise InvalidMessage(f'"franking" must be base64 of a {COMMITMENT_BYTES}-byte commitment')
+    return sealed, franking  # type: ignore[return-value]  # both checked to be str by _base64
+
+
+def _base64(value: object, name: str) -> bytes:
+    if not isinstance(value, str):
+        raise InvalidMessage(f'"{name}" must be a base64 string')
+    try:
+        return base64.b64decode(value, validate=True)
+    except binascii.Error:
+        raise InvalidMessage(f'"{name}" is not valid base64') from None

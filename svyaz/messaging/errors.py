@@ -67,3 +67,21 @@ class NotPublished(MessagingError):
 
 class MalformedEvent(MessagingError):
     code = "malformed_event"
+
+
+class InvalidPrekeys(MessagingError):
+    """A published prekey bundle that is malformed or whose signed prekey its identity did not sign."""
+
+    code = "invalid_prekeys"
+
+
+class NoPrekeys(MessagingError):
+    """The account has published no secret-chat keys, so no secret chat can be started with it."""
+
+    code = "no_prekeys"
+
+
+class ReportNotGenuine(MessagingError):
+    """A secret message's revealed text and franking key do not open its stored commitment."""
+
+    code = "report_not_genuine"

@@ -1,6 +1,7 @@
 """Chat, message and client-message ids.
 
-Kinds of chat, by prefix: `dm/` private, `g/<region>/<id>` group, `c/<region>/<id>` channel, and
+Kinds of chat, by prefix: `dm/` private, `sc/` secret (a private chat whose messages are end-to-end
+encrypted; see below), `g/<region>/<id>` group, `c/<region>/<id>` channel, and
 `c/<region>/<id>/p/<seq>` the comment thread of one channel post. Group and channel ids carry the
 region of their home node.
 
@@ -9,6 +10,10 @@ nodes) name it the same without asking anyone: `dm/@alice:ru/@bob:ru`, participa
 stored message's id is `<chat>#<seq as 12 digits>`: unique per chat and sequence, and a page of
 history is a run of ids the reader can compute. A client message id is chosen by the sender's
 device and makes a resend after a timeout return the first copy instead of a second one.
+
+A secret chat is a private chat between two devices' keys, so the same two people may hold several:
+`sc/@alice:ru/@bob:ru/<16 hex>`, the suffix chosen by whoever starts it. It is PRIVATE in every
+respect but content: the node stores sealed envelopes only (`is_secret`).
 """
 
 from __future__ import annotations
@@ -21,6 +26,8 @@ from svyaz.identity.errors import MalformedAccountId
 from svyaz.messaging.errors import InvalidMessage
 
 PRIVATE_PREFIX = "dm/"
+SECRET_PREFIX = "sc/"
+_SECRET_SUFFIX = re.compile(r"[0-9a-f]{16}")
 SEQ_DIGITS = 12
 _CLIENT_ID = re.compile(r"[A-Za-z0-9_-]{8,64}")
 
@@ -30,11 +37,31 @@ def private_chat_id(one: str, other: str) -> str:
     return f"{PRIVATE_PREFIX}{first}/{second}"
 
 
+def new_secret_chat_id(one: str, other: str) -> str:
+    first, second = sorted((one, other))
+    return f"{SECRET_PREFIX}{first}/{second}/{uuid.uuid4().hex[:16]}"
+
+
+def is_private(chat_id: object) -> bool:
+    """A two-person chat, plain or secret (by prefix only; `private_participants` checks the rest)."""
+    return isinstance(chat_id, str) and chat_id.startswith((PRIVATE_PREFIX, SECRET_PREFIX))
+
+
+def is_secret(chat_id: object) -> bool:
+    return isinstance(chat_id, str) and chat_id.startswith(SECRET_PREFIX)
+
+
 def private_participants(chat_id: str) -> tuple[str, str]:
-    """The two accounts of a private chat id; InvalidMessage if it is not one."""
-    if not isinstance(chat_id, str) or not chat_id.startswith(PRIVATE_PREFIX) or chat_id.count("/") != 2:
+    """The two accounts of a private or secret chat id; InvalidMessage if it is neither."""
+    if is_secret(chat_id) and chat_id.count("/") == 3:
+        pair, _, suffix = chat_id[len(SECRET_PREFIX):].rpartition("/")
+        if not _SECRET_SUFFIX.fullmatch(suffix):
+            raise InvalidMessage(f"{chat_id[:80]!r} is not a secret chat id (sc/@a:r/@b:r/<16 hex digits>)")
+    elif isinstance(chat_id, str) and chat_id.startswith(PRIVATE_PREFIX) and chat_id.count("/") == 2:
+        pair = chat_id[len(PRIVATE_PREFIX):]
+    else:
         raise InvalidMessage(f"{str(chat_id)[:80]!r} is not a private chat id (dm/@a:r/@b:r)")
-    first, second = chat_id[len(PRIVATE_PREFIX):].split("/")
+    first, second = pair.split("/")
     try:
         parse_account_id(first), parse_account_id(second)
     except MalformedAccountId as err:
@@ -67,7 +94,7 @@ def comments_chat_id(channel: str, post_seq: int) -> str:
 def chat_kind(chat_id: object) -> str:
     """PRIVATE, GROUP, CHANNEL or COMMENTS; InvalidMessage for anything else."""
     if isinstance(chat_id, str):
-        if chat_id.startswith(PRIVATE_PREFIX):
+        if is_private(chat_id):
             private_participants(chat_id)
             return PRIVATE
         if _SHARED_ID.fullmatch(chat_id):

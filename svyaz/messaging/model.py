@@ -21,6 +21,8 @@ class Message:
     hidden_for: tuple[str, ...] = ()     # accounts that deleted it for themselves
     links: tuple[str, ...] = ()          # http(s) links in the text (channel posts)
     media: str | None = None             # a media reference (filled in by the media work)
+    sealed: str | None = None            # a secret chat's envelope (base64); `text` is then empty
+    franking: str | None = None          # its franking commitment (base64), checked when reported
 
     def visible_to(self, account: str) -> bool:
         return account not in self.hidden_for
@@ -30,7 +32,7 @@ class Message:
         is nobody's business)."""
         wire: dict[str, Any] = {"chat": self.chat, "seq": self.seq, "sender": self.sender,
                                 "client_id": self.client_id, "text": self.text, "sent_at": self.sent_at}
-        for name in ("reply_to", "forwarded_from", "edited_at", "media"):
+        for name in ("reply_to", "forwarded_from", "edited_at", "media", "sealed", "franking"):
             if getattr(self, name) is not None:
                 wire[name] = getattr(self, name)
         if self.links:

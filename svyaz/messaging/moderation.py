@@ -10,14 +10,19 @@ offline after leaving one of them until it next connects (kept simple on purpose
 
 from __future__ import annotations
 
+import base64
+import binascii
 import time
 from collections.abc import Awaitable, Callable, Sequence
+from dataclasses import replace
 from typing import Any
 
+from svyaz.e2e.franking import is_genuine
+
 from svyaz.messaging.channels import Channels
-from svyaz.messaging.errors import InvalidMessage, MessageNotFound
+from svyaz.messaging.errors import InvalidMessage, MessageNotFound, ReportNotGenuine
 from svyaz.messaging.groups import GroupChats
-from svyaz.messaging.ids import CHANNEL, COMMENTS, GROUP, chat_kind, private_chat_id
+from svyaz.messaging.ids import CHANNEL, COMMENTS, GROUP, chat_kind, is_secret, private_chat_id
 from svyaz.messaging.model import Message
 from svyaz.messaging.ports import BlockStore, ChatListStore, PresenceStore, ReportStore
 from svyaz.messaging.safety import MAX_EVIDENCE, Report, checked_account, new_report
@@ -62,8 +67,36 @@ class Moderation:
         await self._reports.add(report)
         return report
 
+    async def report_secret(self, reporter: str, *, chat: object, seq: object, text: object, franking_key: object,
+                            reason: object, note: object = None) -> Report:
+        """Report one secret message by revealing it: accepted only if the text and franking key
+        open the commitment stored with the message (svyaz.e2e.franking), so the node learns that
+        message and nothing else, and nobody can pin words on a sender who never wrote them."""
+        if not is_secret(chat) or not isinstance(seq, int) or not isinstance(text, str):
+            raise InvalidMessage('give the secret chat ("chat"), the message\'s "seq" and its revealed "text"')
+        message = await self._read_one(reporter, chat, seq)
+        sender = checked_account(message.sender, besides=reporter)
+        if message.franking is None:
+            raise InvalidMessage(f"{chat} message {seq} carries no franking commitment")
+        if not is_genuine(base64.b64decode(message.franking), _franking_key(franking_key), chat=chat, sender=sender,
+                          text=text):
+            raise ReportNotGenuine("the revealed text and franking key do not match what was sent; report refused")
+        revealed = replace(message, text=text, sealed=None)
+        report = new_report(reporter, sender, reason, note, [revealed], self._clock)
+        await self._reports.add(report)
+        return report
+
     async def open_reports(self, *, limit: int = 50) -> list[Report]:
         return await self._reports.open(limit=max(1, min(int(limit), 200)))
+
+
+def _franking_key(value: object) -> bytes:
+    if not isinstance(value, str):
+        raise InvalidMessage('"franking_key" must be a base64 string')
+    try:
+        return base64.b64decode(value, validate=True)
+    except binascii.Error:
+        raise InvalidMessage('"franking_key" is not valid base64') from None
 
 
 class Presence:

@@ -18,7 +18,7 @@ from svyaz.identity.errors import MalformedAccountId
 from svyaz.messaging import events
 from svyaz.messaging.chatlist import ChatListEntry
 from svyaz.messaging.chatlist_writer import project
-from svyaz.messaging.content import clean_text
+from svyaz.messaging.content import clean_sealed, clean_text
 from svyaz.messaging.errors import (
     Blocked,
     InvalidMessage,
@@ -29,7 +29,7 @@ from svyaz.messaging.errors import (
     Unreachable,
 )
 from svyaz.messaging.events import Event
-from svyaz.messaging.ids import check_client_id, private_chat_id, private_participants
+from svyaz.messaging.ids import check_client_id, is_secret, private_chat_id, private_participants
 from svyaz.messaging.model import Message
 from svyaz.messaging.paging import page_range
 from svyaz.messaging.ports import AccountDirectory, BlockStore, ChatListStore, EventPublisher, MessageStore
@@ -66,11 +66,25 @@ class PrivateChats:
             await self._existing(chat, reply_to, sender)
         return await self._store_and_publish(chat, sender, check_client_id(client_id), cleaned, reply_to=reply_to)
 
+    async def send_sealed(self, sender: str, *, chat: str, sealed: object, franking: object,
+                          client_id: object) -> Message:
+        """A secret chat's message: stored and relayed as the sender's device sealed it."""
+        envelope, commitment = clean_sealed(sealed, franking)
+        if not is_secret(chat):
+            raise InvalidMessage("sealed messages go to a secret chat (sc/...)")
+        (recipient,) = self._participant(chat, sender)
+        self._spend(sender)
+        await self._check_recipient(sender, recipient)
+        return await self._store_and_publish(chat, sender, check_client_id(client_id), "", sealed=envelope,
+                                             franking=commitment)
+
     async def forward(self, sender: str, *, to: str, from_chat: str, seq: int, client_id: object) -> Message:
         self._spend(sender)
         original = await self._existing(from_chat, seq, sender)
         if original.deleted:
             raise MessageNotFound("that message was deleted")
+        if original.sealed is not None:
+            raise InvalidMessage("a secret message cannot be forwarded through the node, which cannot read it")
         chat = await self._chat_with(sender, to)
         return await self._store_and_publish(chat, sender, check_client_id(client_id), original.text,
                                              forwarded_from=original.forwarded_from or original.sender)
@@ -84,6 +98,8 @@ class PrivateChats:
     # --- changing a sent message ------------------------------------------------------------------
 
     async def edit(self, account: str, *, chat: str, seq: int, text: object) -> Message:
+        if is_secret(chat):
+            raise InvalidMessage("secret messages cannot be edited: the node cannot read or change them")
         cleaned = clean_text(text)
         async with self._writer.locked(chat):
             message = await self._own(chat, seq, account)
@@ -98,7 +114,8 @@ class PrivateChats:
         async with self._writer.locked(chat):
             if for_everyone:
                 message = await self._own(chat, seq, account)
-                changed = replace(message, text="", deleted=True, edited_at=None, forwarded_from=None)
+                # The franking commitment stays: it reveals nothing, and a deleted message may still be reported.
+                changed = replace(message, text="", sealed=None, deleted=True, edited_at=None, forwarded_from=None)
             else:
                 message = await self._existing(chat, seq, account)
                 changed = replace(message, hidden_for=tuple(sorted({*message.hidden_for, account})))
@@ -150,6 +167,10 @@ class PrivateChats:
     async def _chat_with(self, sender: str, to: object) -> str:
         if not isinstance(to, str):
             raise InvalidMessage('"to" must be an account id like @bob:ru')
+        return private_chat_id(sender, await self._check_recipient(sender, to))
+
+    async def _check_recipient(self, sender: str, to: str) -> str:
+        """`to`, checked to be another account of this region that accepts `sender`'s messages."""
         try:
             recipient = parse_account_id(to)
         except MalformedAccountId as err:
@@ -163,7 +184,7 @@ class PrivateChats:
             raise UnknownRecipient(f"there is no account {recipient}")
         if self._blocks is not None and await self._blocks.blocks(str(recipient), sender):
             raise Blocked(f"{recipient} does not accept your messages")
-        return private_chat_id(sender, str(recipient))
+        return str(recipient)
 
     def _participant(self, chat: str, account: str) -> tuple[str, ...]:
         """The other participants of `chat`; NotAParticipant unless `account` is one."""

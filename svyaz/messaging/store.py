@@ -32,7 +32,7 @@ from svyaz.messaging.ports import Inserted
 P = ParamSpec("P")
 T = TypeVar("T")
 _MESSAGE_FIELDS = ("chat", "seq", "sender", "client_id", "text", "sent_at", "reply_to", "forwarded_from",
-                   "edited_at", "deleted", "hidden_for", "links", "media")
+                   "edited_at", "deleted", "hidden_for", "links", "media", "sealed", "franking")
 _LISTS = ("hidden_for", "links")
 
 

@@ -31,6 +31,7 @@ from svyaz.node.config import NodeConfig
 from svyaz.node.handlers.identity import IdentityHandlers
 from svyaz.node.handlers.messages import MessageHandlers
 from svyaz.node.handlers.safety import SafetyHandlers
+from svyaz.node.handlers.secret import SecretChatHandlers
 from svyaz.node.handlers.shared_chats import SharedChatHandlers
 from svyaz.node.handlers.roles import RoleHandlers
 from svyaz.node.keys import load_or_create_token_keyring
@@ -118,6 +119,7 @@ async def open_node_api(config: NodeConfig) -> AsyncIterator[NodeApi]:
                 **MessageHandlers(messaging.chats, messaging.groups, messaging.channels, messaging.overview).routes(),
                 **SharedChatHandlers(messaging.groups, messaging.channels).routes(),
                 **SafetyHandlers(messaging.moderation, messaging.presence, audit).routes(),
+                **SecretChatHandlers(messaging.prekeys, messaging.chats, messaging.moderation, audit).routes(),
             }
             yield NodeApi(
                 api=Api(region=region, guard=guard, handlers=handlers, self_checked=RoleHandlers.SELF_CHECKED),

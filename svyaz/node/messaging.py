@@ -36,6 +36,8 @@ from svyaz.messaging.ids import CHANNEL, GROUP
 from svyaz.messaging.moderation import MessageReader, Moderation, Presence
 from svyaz.messaging.overview import ChatOverview
 from svyaz.messaging.writer import SequencedWriter
+from svyaz.messaging.prekey_store import MongoPrekeys
+from svyaz.messaging.prekeys import PrekeyDirectory
 from svyaz.messaging.errors import StoreUnavailable
 from svyaz.messaging.projector import serve_projector
 from svyaz.messaging.ratelimit import RateLimiter
@@ -96,6 +98,7 @@ class Messaging:
     overview: ChatOverview
     moderation: Moderation
     presence: Presence
+    prekeys: PrekeyDirectory
     notifier: Notifier
     presence_store: MongoPresence
     presence_recorder: PresenceRecorder
@@ -202,6 +205,8 @@ async def open_messaging(config: NodeConfig, client: MongoClient, identity_store
         overview = ChatOverview(chats, {GROUP: (group_members, group_messages),
                                         CHANNEL: (channel_members, channel_messages)}, index=group_members)
         moderation = Moderation(blocks=blocks, reports=reports, read_one=MessageReader(chats, groups, channels))
+        prekeys = PrekeyDirectory(region=config.region, store=MongoPrekeys(client[f"{prefix}_core"], limiter),
+                                  directory=directory, blocks=blocks, claim_limit=send_limit)
         presence = Presence(store=presence_store, blocks=blocks, audience=directory.presence_audience,
                             chat_list=chat_list)
         recorder = PresenceRecorder(presence_store)
@@ -216,7 +221,7 @@ async def open_messaging(config: NodeConfig, client: MongoClient, identity_store
                             ledger=MongoPushLedger(client[f"{prefix}_notifications"], limiter),
                             sender=FilePushSender(config.data_path / "pushes.jsonl"))
         yield Messaging(chats=chats, groups=groups, channels=channels, overview=overview, moderation=moderation,
-                        presence=presence, notifier=notifier, presence_store=presence_store,
+                        presence=presence, prekeys=prekeys, notifier=notifier, presence_store=presence_store,
                         presence_recorder=recorder, delivery=delivery,
                         config=config, chat_list=chat_list,
                         indexed=(chat_list, private, group_messages, channel_messages, group_members,

@@ -108,6 +108,11 @@ CATALOGUE = Catalogue((
     Action("block.list", "list the accounts one has blocked"),
     Action("report.create", "report an account (spam, fraud, abuse) with messages one can see"),
     Action("presence.get", "see whether an account is online, as its privacy setting allows"),
+    Action("keys.publish", "publish one's device's secret-chat prekeys (public keys only)"),
+    Action("keys.count", "count one's one-time prekeys the node still holds"),
+    Action("keys.claim", "take an account's prekey bundle to start a secret chat with it"),
+    Action("secret.send", "relay a sealed (end-to-end encrypted) message into a secret chat one is in"),
+    Action("secret.report", "report a secret message by revealing it and its franking key"),
     # Acting on other people's accounts, data or rights: always audited, fail closed.
     Action("sessions.revoke.any", "sign out any session of any account (incident response)", privileged=True),
     Action("role.grant", "grant a role to an account in a region", privileged=True),

@@ -55,3 +55,13 @@ def seq_arg(args: Mapping[str, Any], name: str) -> int:
 
 def optional_seq(args: Mapping[str, Any], name: str) -> int | None:
     return None if args.get(name) is None else seq_arg(args, name)
+
+
+def optional_position(args: Mapping[str, Any], name: str) -> int | None:
+    """A position in a chat, where 0 means before the first message (`after: 0` reads from the start)."""
+    value = args.get(name)
+    if value is None:
+        return None
+    if not isinstance(value, int) or isinstance(value, bool) or not 0 <= value < 10**12:
+        raise InvalidField(f'"{name}" must be a non-negative integer')
+    return value

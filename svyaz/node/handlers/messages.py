@@ -22,7 +22,7 @@ from svyaz.messaging.overview import ChatLine, ChatOverview
 from svyaz.messaging.service import PrivateChats
 from svyaz.node.api import Call, Handler
 from svyaz.node.errors import InvalidField
-from svyaz.node.handlers.args import flag, me, only, optional_seq, seq_arg, text
+from svyaz.node.handlers.args import flag, me, only, optional_position, optional_seq, seq_arg, text
 
 ID_LIMIT = 200
 # Text may carry surrounding whitespace the writer strips; the content rules count what remains.
@@ -99,7 +99,7 @@ class MessageHandlers:
     async def history(self, call: Call) -> dict[str, Any]:
         args = only(call, "chat", "before", "after", "limit")
         chat = text(args, "chat", limit=ID_LIMIT)
-        page = {"before": optional_seq(args, "before"), "after": optional_seq(args, "after"),
+        page = {"before": optional_seq(args, "before"), "after": optional_position(args, "after"),
                 "limit": optional_seq(args, "limit") or 50}
         kind = chat_kind(chat)
         if kind == CHANNEL:

@@ -12,7 +12,7 @@ from tests.layering import imported_modules, within
 
 MESSAGING_DIR = Path(svyaz.messaging.__file__).parent
 ALLOWED_SVYAZ = ("svyaz.errors", "svyaz.regions", "svyaz.identity.accounts", "svyaz.identity.errors",
-                 "svyaz.messaging")
+                 "svyaz.messaging", "svyaz.e2e")
 DRIVERS = ("trio", "pymongo", "bson", "confluent_kafka")
 PURE_MODULES = ("ids", "content", "events", "chatlist", "model", "errors", "paging", "safety", "presence")
 

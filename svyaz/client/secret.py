@@ -1,0 +1,182 @@
+"""Secret chats from a client: keys published, sessions set up, messages sealed and opened here.
+
+The node sees only public prekeys and sealed envelopes (svyaz.e2e does the cryptography). The
+vault (`secret_vault`) is saved after every change to a session and before anything goes out, so
+a message key is never used twice, even if the process dies mid-send. Messages this device has
+opened are kept in the vault's transcript, because their keys are gone once used: that is the
+forward secrecy, and it means a secret chat lives on the device that holds it.
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import secrets
+from typing import Any
+
+from svyaz.client.messaging import Messenger, new_client_id
+from svyaz.client.secret_vault import SecretVault
+from svyaz.e2e import handshake
+from svyaz.e2e.envelope import parse
+from svyaz.e2e.errors import SecretChatError
+from svyaz.e2e.prekeys import DeviceKeys, b64, check_bundle
+from svyaz.e2e.safety import safety_number
+from svyaz.e2e.session import Session
+from svyaz.errors import SvyazError
+
+SECRET_PREFIX = "sc/"
+# Below this many one-time prekeys on the node, the device publishes more.
+LOW_WATER = 20
+HISTORY_PAGE = 100
+
+
+def secret_chat_id(one: str, other: str) -> str:
+    first, second = sorted((one, other))
+    return f"{SECRET_PREFIX}{first}/{second}/{secrets.token_hex(8)}"
+
+
+def peer_of(me: str, chat: str) -> str:
+    if not chat.startswith(SECRET_PREFIX) or chat.count("/") != 3:
+        raise SvyazError(f"{chat[:80]!r} is not a secret chat id (sc/@a:r/@b:r/<16 hex>)")
+    first, second = chat[len(SECRET_PREFIX):].split("/")[:2]
+    if me not in (first, second):
+        raise SvyazError(f"{me} is not in {chat}")
+    return second if me == first else first
+
+
+class SecretChats:
+    def __init__(self, messenger: Messenger, vault: SecretVault, *, me: str) -> None:
+        self._messenger = messenger
+        self._vault = vault
+        self._me = me
+
+    async def set_up(self) -> int:
+        """Make this device's keys if it has none, publish them, top up one-time prekeys.
+        -> how many one-time prekeys the node holds."""
+        state = self._vault.load()
+        device = None if state["device"] is None else DeviceKeys.from_dict(state["device"])
+        if device is None:
+            device = DeviceKeys.create()
+            state["device"] = device.to_dict()
+            self._vault.save(state)  # the private halves first: never publish a key we could lose
+            return await self._messenger.publish_keys(device.public_bundle())
+        held = await self._messenger.count_keys()
+        if held >= LOW_WATER:
+            return held
+        fresh = device.top_up(LOW_WATER * 5 - held)
+        state["device"] = device.to_dict()
+        self._vault.save(state)
+        return await self._messenger.publish_keys(device.public_bundle(fresh))
+
+    async def start(self, peer: str) -> str:
+        """A new secret chat with `peer`, from the keys they published. -> its chat id."""
+        await self.set_up()
+        state = self._vault.load()
+        device = DeviceKeys.from_dict(state["device"])
+        peer_keys = check_bundle(await self._messenger.claim_keys(peer), max_one_time=1)
+        chat = secret_chat_id(self._me, peer)
+        session = handshake.start(chat=chat, me=self._me, peer=peer, identity=device.identity, peer_keys=peer_keys)
+        state["sessions"][chat] = session.to_dict()
+        state["transcript"][chat] = []
+        self._vault.save(state)
+        return chat
+
+    async def send(self, chat: str, text: str) -> dict[str, Any]:
+        state = self._vault.load()
+        session = self._session(state, chat)
+        sealed = session.seal(text)
+        client_id = new_client_id()
+        entry = {"seq": None, "sender": self._me, "text": text, "client_id": client_id}
+        state["sessions"][chat] = session.to_dict()
+        state["transcript"].setdefault(chat, []).append(entry)
+        self._vault.save(state)
+        ack = await self._messenger.send_sealed(chat, b64(sealed.envelope), b64(sealed.franking), client_id=client_id)
+        entry.update(seq=ack["seq"], sent_at=ack["sent_at"])
+        self._vault.save(state)
+        return ack
+
+    async def receive(self, chat: str) -> list[dict[str, Any]]:
+        """Fetch and open what arrived since last time. -> the chat's whole transcript on this device."""
+        peer_of(self._me, chat)
+        state = self._vault.load()
+        transcript = state["transcript"].setdefault(chat, [])
+        after = max((entry["seq"] or 0 for entry in transcript), default=0)
+        while page := await self._messenger.history(chat, after=after, limit=HISTORY_PAGE):
+            for message in page:
+                self._take(state, chat, message)
+            after = page[-1]["seq"]
+            self._vault.save(state)
+        return transcript
+
+    def transcript(self, chat: str) -> list[dict[str, Any]]:
+        return self._vault.load()["transcript"].get(chat, [])
+
+    def safety_number(self, chat: str) -> str:
+        return safety_number_in(self._vault, self._me, chat)
+
+    async def report(self, chat: str, seq: int, *, reason: str, note: str | None = None) -> str:
+        """Report one message this device opened, revealing it (and only it) to the moderators."""
+        for entry in self.transcript(chat):
+            if entry["seq"] == seq and entry.get("franking_key"):
+                return await self._messenger.report_secret(chat, seq, text=entry["text"],
+                                                           franking_key=entry["franking_key"], reason=reason, note=note)
+        raise SvyazError(f"no message {seq} from the other person opened on this device in {chat}")
+
+    def _take(self, state: dict[str, Any], chat: str, message: dict[str, Any]) -> None:
+        transcript = state["transcript"][chat]
+        if message["sender"] == self._me:
+            for entry in transcript:
+                if entry.get("client_id") == message["client_id"]:
+                    entry.update(seq=message["seq"], sent_at=message["sent_at"])
+            return
+        entry = {"seq": message["seq"], "sender": message["sender"], "sent_at": message["sent_at"]}
+        if message.get("deleted"):
+            transcript.append({**entry, "deleted": True})
+            return
+        try:
+            opened, session = self._open(state, chat, message)
+        except SecretChatError as err:
+            transcript.append({**entry, "error": str(err)})
+            return
+        state["sessions"][chat] = session.to_dict()
+        transcript.append({**entry, "text": opened.text, "franking_key": b64(opened.franking_key)})
+
+    def _open(self, state: dict[str, Any], chat: str, message: dict[str, Any]):
+        try:
+            envelope = parse(base64.b64decode(message.get("sealed") or "", validate=True))
+            franking = base64.b64decode(message.get("franking") or "", validate=True)
+        except binascii.Error:
+            raise SecretChatError("the node delivered a secret message that is not base64") from None
+        if chat in state["sessions"]:
+            session = Session.from_dict(state["sessions"][chat])
+            return session.open(envelope, franking), session
+        if envelope.introduction is None:
+            raise SecretChatError("no session for this secret chat on this device (it was started on another one)")
+        device = DeviceKeys.from_dict(state["device"])
+        session = handshake.accept(chat=chat, me=self._me, peer=message["sender"], device=device,
+                                   introduction=envelope.introduction)
+        opened = session.open(envelope, franking)
+        state["device"] = device.to_dict()  # the one-time prekey is spent only once the message opened
+        return opened, session
+
+    def _session(self, state: dict[str, Any], chat: str) -> Session:
+        return _session(state, self._me, chat)
+
+
+def held_chats(vault: SecretVault) -> list[str]:
+    """The secret chats this device holds a session for (no node needed)."""
+    return sorted(vault.load()["sessions"])
+
+
+def safety_number_in(vault: SecretVault, me: str, chat: str) -> str:
+    """The chat's safety number, from the identity keys in this device's session (no node needed)."""
+    session = _session(vault.load(), me, chat)
+    return safety_number((session.me, session.my_identity_key), (session.peer, session.peer_identity_key))
+
+
+def _session(state: dict[str, Any], me: str, chat: str) -> Session:
+    peer_of(me, chat)
+    if chat not in state["sessions"]:
+        raise SvyazError(f"this device holds no session for {chat}",
+                         hint="`svyaz secret read` it first if the other person started it")
+    return Session.from_dict(state["sessions"][chat])

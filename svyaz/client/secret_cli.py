@@ -1,0 +1,115 @@
+"""`svyaz secret ...`: end-to-end encrypted chats from the command line.
+
+A secret chat lives on this device: its keys and the messages it has opened are in the device's
+vault (svyaz.client.secret_vault), and the node sees only sealed envelopes. Compare the safety
+number (`svyaz secret safety CHAT`) with the other person, in person or over a call, to be sure
+no one sits between you.
+"""
+
+from __future__ import annotations
+
+import argparse
+from typing import Any
+
+from svyaz.client.chat_cli import _day_clock, _me, _text
+from svyaz.client.cli import _as_arg, _book, _command
+from svyaz.client.messaging import REPORT_REASONS, Messenger
+from svyaz.client.secret import SecretChats, held_chats, safety_number_in
+from svyaz.client.secret_vault import SecretVault
+from svyaz.client.session import open_account_client
+
+
+def register(commands: argparse._SubParsersAction) -> None:
+    secret = commands.add_parser("secret", help="end-to-end encrypted chats (GOST): set-up, start, send, read, "
+                                                "safety, report, list")
+    actions = secret.add_subparsers(dest="secret_action", required=True, metavar="ACTION")
+    _as_arg(_command(actions, "set-up", "make this device's secret-chat keys and publish the public halves",
+                     _set_up))
+    start = _command(actions, "start", "start a secret chat with an account (it must have set up its keys)", _start)
+    start.add_argument("account", metavar="ACCOUNT", help="e.g. @bob:ru")
+    _as_arg(start)
+    send = _command(actions, "send", "seal and send a message into a secret chat", _send)
+    send.add_argument("chat", metavar="CHAT", help="a secret chat id, sc/...")
+    send.add_argument("text", metavar="TEXT", help='the message ("-" reads it from stdin)')
+    _as_arg(send)
+    read = _command(actions, "read", "fetch, open and show a secret chat", _read)
+    read.add_argument("chat", metavar="CHAT")
+    _as_arg(read)
+    safety = _command(actions, "safety", "the safety number to compare with the other person", _safety)
+    safety.add_argument("chat", metavar="CHAT")
+    _as_arg(safety)
+    report = _command(actions, "report", "reveal one message you received to the moderators", _report)
+    report.add_argument("chat", metavar="CHAT")
+    report.add_argument("seq", metavar="SEQ", type=int)
+    report.add_argument("--reason", required=True, choices=REPORT_REASONS)
+    report.add_argument("--note", help="what happened, in your words")
+    _as_arg(report)
+    _as_arg(_command(actions, "list", "the secret chats this device holds", _list))
+
+
+async def _with_secret_chats(args: argparse.Namespace, use) -> Any:
+    book = _book()
+    me = _me(book, args)
+    async with open_account_client(book, me) as client:
+        return await use(SecretChats(Messenger(client, account=me), SecretVault(book.directory, me, book.secrets),
+                                     me=me))
+
+
+async def _set_up(args: argparse.Namespace) -> Any:
+    held = await _with_secret_chats(args, lambda chats: chats.set_up())
+    return {"one_time_prekeys": held} if args.json else f"secret chats ready: the node holds {held} one-time prekeys"
+
+
+async def _start(args: argparse.Namespace) -> Any:
+    async def start(chats: SecretChats) -> dict[str, Any]:
+        chat = await chats.start(args.account)
+        return {"chat": chat, "safety_number": chats.safety_number(chat)}
+
+    started = await _with_secret_chats(args, start)
+    if args.json:
+        return started
+    return (f"secret chat {started['chat']} with {args.account}\n"
+            f"safety number (compare it with {args.account}): {started['safety_number']}")
+
+
+async def _send(args: argparse.Namespace) -> Any:
+    text = _text(args.text)
+    ack = await _with_secret_chats(args, lambda chats: chats.send(args.chat, text))
+    return ack if args.json else f"sent (sealed) as #{ack['seq']}"
+
+
+async def _read(args: argparse.Namespace) -> Any:
+    transcript = await _with_secret_chats(args, lambda chats: chats.receive(args.chat))
+    if args.json:
+        return {"chat": args.chat, "messages": [{k: v for k, v in entry.items() if k != "franking_key"}
+                                                for entry in transcript]}
+    return "\n".join(_line(entry) for entry in transcript) or "no messages yet"
+
+
+def _line(entry: dict[str, Any]) -> str:
+    head = f"#{entry['seq'] or '?'} {_day_clock(entry.get('sent_at'))} {entry['sender']}:"
+    if entry.get("deleted"):
+        return f"{head} (deleted)"
+    if entry.get("error"):
+        return f"{head} (could not open: {entry['error']})"
+    return f"{head} {entry['text']}"
+
+
+async def _safety(args: argparse.Namespace) -> Any:
+    book = _book()
+    me = _me(book, args)
+    number = safety_number_in(SecretVault(book.directory, me, book.secrets), me, args.chat)
+    return {"chat": args.chat, "safety_number": number} if args.json else number
+
+
+async def _report(args: argparse.Namespace) -> Any:
+    report = await _with_secret_chats(
+        args, lambda chats: chats.report(args.chat, args.seq, reason=args.reason, note=args.note))
+    return {"report": report} if args.json else f"reported message #{args.seq}: report {report}"
+
+
+async def _list(args: argparse.Namespace) -> Any:
+    book = _book()
+    me = _me(book, args)
+    chats = held_chats(SecretVault(book.directory, me, book.secrets))
+    return {"chats": chats} if args.json else ("\n".join(chats) or "no secret chats on this device")
