@@ -34,6 +34,7 @@ from svyaz.errors import SvyazError
 logger = logging.getLogger("svyaz.client.messaging")
 
 PRIVATE_PREFIX = "dm/"
+SECRET_PREFIX = "sc/"
 GROUP_PREFIX = "g/"
 CHANNEL_PREFIX = "c/"
 _SHARED_ID = re.compile(r"[gc]/[a-z]{2}/[0-9a-f]{16}")
@@ -95,9 +96,10 @@ def thread_id(channel: str, post_seq: int) -> str:
 
 
 def chat_for(me: str, chat_or_peer: str) -> str:
-    """A chat id as given (private, group, channel or comment thread), or the private chat of `me`
-    with a peer account (`@bob:ru`)."""
-    if chat_or_peer.startswith(PRIVATE_PREFIX) or is_thread(chat_or_peer):
+    """A chat id as given (private, secret, group, channel or comment thread), or the private chat
+    of `me` with a peer account (`@bob:ru`). Secret chats show sealed envelopes here; `svyaz secret
+    read` opens them."""
+    if chat_or_peer.startswith((PRIVATE_PREFIX, SECRET_PREFIX)) or is_thread(chat_or_peer):
         return chat_or_peer
     if chat_or_peer.startswith((GROUP_PREFIX, CHANNEL_PREFIX)):
         return shared_chat(chat_or_peer)
@@ -308,6 +310,10 @@ class Messenger:
     async def claim_keys(self, account: str) -> dict[str, Any]:
         """`account`'s prekey bundle with at most one one-time prekey, handed to nobody else."""
         return await self._call("keys.claim", account=account)
+
+    async def secret_policy(self) -> dict[str, Any]:
+        """The home region's policy for secret chats: {mode: strict} or {mode: escrow, escrow_key, ...}."""
+        return await self._call("secret.policy")
 
     async def send_sealed(self, chat: str, sealed: str, franking: str, *, client_id: str) -> dict[str, Any]:
         return await self._idempotent("secret.send", {"chat": chat, "sealed": sealed, "franking": franking,

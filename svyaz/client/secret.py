@@ -14,7 +14,7 @@ import binascii
 import secrets
 from typing import Any
 
-from svyaz.client.messaging import Messenger, new_client_id
+from svyaz.client.messaging import SECRET_PREFIX, Messenger, new_client_id
 from svyaz.client.secret_vault import SecretVault
 from svyaz.e2e import handshake
 from svyaz.e2e.envelope import parse
@@ -24,7 +24,6 @@ from svyaz.e2e.safety import safety_number
 from svyaz.e2e.session import Session
 from svyaz.errors import SvyazError
 
-SECRET_PREFIX = "sc/"
 # Below this many one-time prekeys on the node, the device publishes more.
 LOW_WATER = 20
 HISTORY_PAGE = 100
@@ -46,85 +45,89 @@ def peer_of(me: str, chat: str) -> str:
 
 class SecretChats:
     def __init__(self, messenger: Messenger, vault: SecretVault, *, me: str) -> None:
-        self._messenger = messenger
-        self._vault = vault
-        self._me = me
+        self.messenger = messenger
+        self.vault = vault
+        self.me = me
 
     async def set_up(self) -> int:
         """Make this device's keys if it has none, publish them, top up one-time prekeys.
         -> how many one-time prekeys the node holds."""
-        state = self._vault.load()
+        state = self.vault.load()
         device = None if state["device"] is None else DeviceKeys.from_dict(state["device"])
         if device is None:
             device = DeviceKeys.create()
             state["device"] = device.to_dict()
-            self._vault.save(state)  # the private halves first: never publish a key we could lose
-            return await self._messenger.publish_keys(device.public_bundle())
-        held = await self._messenger.count_keys()
+            self.vault.save(state)  # the private halves first: never publish a key we could lose
+            return await self.messenger.publish_keys(device.public_bundle())
+        held = await self.messenger.count_keys()
         if held >= LOW_WATER:
             return held
         fresh = device.top_up(LOW_WATER * 5 - held)
         state["device"] = device.to_dict()
-        self._vault.save(state)
-        return await self._messenger.publish_keys(device.public_bundle(fresh))
+        self.vault.save(state)
+        return await self.messenger.publish_keys(device.public_bundle(fresh))
 
     async def start(self, peer: str) -> str:
         """A new secret chat with `peer`, from the keys they published. -> its chat id."""
         await self.set_up()
-        state = self._vault.load()
+        state = self.vault.load()
         device = DeviceKeys.from_dict(state["device"])
-        peer_keys = check_bundle(await self._messenger.claim_keys(peer), max_one_time=1)
-        chat = secret_chat_id(self._me, peer)
-        session = handshake.start(chat=chat, me=self._me, peer=peer, identity=device.identity, peer_keys=peer_keys)
+        claimed = await self.messenger.claim_keys(peer)
+        peer_keys = check_bundle(claimed, max_one_time=1)
+        chat = secret_chat_id(self.me, peer)
+        session = handshake.start(chat=chat, me=self.me, peer=peer, identity=device.identity, peer_keys=peer_keys,
+                                  escrow_key=_escrow_key(claimed.get("policy")))
         state["sessions"][chat] = session.to_dict()
         state["transcript"][chat] = []
-        self._vault.save(state)
+        self.vault.save(state)
         return chat
 
     async def send(self, chat: str, text: str) -> dict[str, Any]:
-        state = self._vault.load()
+        state = self.vault.load()
         session = self._session(state, chat)
         sealed = session.seal(text)
         client_id = new_client_id()
-        entry = {"seq": None, "sender": self._me, "text": text, "client_id": client_id}
+        entry = {"seq": None, "sender": self.me, "text": text, "client_id": client_id}
         state["sessions"][chat] = session.to_dict()
         state["transcript"].setdefault(chat, []).append(entry)
-        self._vault.save(state)
-        ack = await self._messenger.send_sealed(chat, b64(sealed.envelope), b64(sealed.franking), client_id=client_id)
+        self.vault.save(state)
+        ack = await self.messenger.send_sealed(chat, b64(sealed.envelope), b64(sealed.franking), client_id=client_id)
         entry.update(seq=ack["seq"], sent_at=ack["sent_at"])
-        self._vault.save(state)
+        self.vault.save(state)
         return ack
 
     async def receive(self, chat: str) -> list[dict[str, Any]]:
         """Fetch and open what arrived since last time. -> the chat's whole transcript on this device."""
-        peer_of(self._me, chat)
-        state = self._vault.load()
+        peer_of(self.me, chat)
+        state = self.vault.load()
+        if chat not in state["sessions"]:  # a chat someone else started: it runs under our region's policy
+            state["policy"] = await self.messenger.secret_policy()
         transcript = state["transcript"].setdefault(chat, [])
         after = max((entry["seq"] or 0 for entry in transcript), default=0)
-        while page := await self._messenger.history(chat, after=after, limit=HISTORY_PAGE):
+        while page := await self.messenger.history(chat, after=after, limit=HISTORY_PAGE):
             for message in page:
                 self._take(state, chat, message)
             after = page[-1]["seq"]
-            self._vault.save(state)
+            self.vault.save(state)
         return transcript
 
     def transcript(self, chat: str) -> list[dict[str, Any]]:
-        return self._vault.load()["transcript"].get(chat, [])
+        return self.vault.load()["transcript"].get(chat, [])
 
     def safety_number(self, chat: str) -> str:
-        return safety_number_in(self._vault, self._me, chat)
+        return safety_number_in(self.vault, self.me, chat)
 
     async def report(self, chat: str, seq: int, *, reason: str, note: str | None = None) -> str:
         """Report one message this device opened, revealing it (and only it) to the moderators."""
         for entry in self.transcript(chat):
             if entry["seq"] == seq and entry.get("franking_key"):
-                return await self._messenger.report_secret(chat, seq, text=entry["text"],
+                return await self.messenger.report_secret(chat, seq, text=entry["text"],
                                                            franking_key=entry["franking_key"], reason=reason, note=note)
         raise SvyazError(f"no message {seq} from the other person opened on this device in {chat}")
 
     def _take(self, state: dict[str, Any], chat: str, message: dict[str, Any]) -> None:
         transcript = state["transcript"][chat]
-        if message["sender"] == self._me:
+        if message["sender"] == self.me:
             for entry in transcript:
                 if entry.get("client_id") == message["client_id"]:
                     entry.update(seq=message["seq"], sent_at=message["sent_at"])
@@ -153,14 +156,30 @@ class SecretChats:
         if envelope.introduction is None:
             raise SecretChatError("no session for this secret chat on this device (it was started on another one)")
         device = DeviceKeys.from_dict(state["device"])
-        session = handshake.accept(chat=chat, me=self._me, peer=message["sender"], device=device,
-                                   introduction=envelope.introduction)
+        session = handshake.accept(chat=chat, me=self.me, peer=message["sender"], device=device,
+                                   introduction=envelope.introduction,
+                                   escrow_key=_escrow_key(state.get("policy")))
         opened = session.open(envelope, franking)
         state["device"] = device.to_dict()  # the one-time prekey is spent only once the message opened
         return opened, session
 
     def _session(self, state: dict[str, Any], chat: str) -> Session:
-        return _session(state, self._me, chat)
+        return _session(state, self.me, chat)
+
+
+def policy_in(vault: SecretVault, me: str, chat: str) -> str:
+    """What the user is told: "strict" (nobody but the two devices can read it) or "escrow"."""
+    return "escrow" if _session(vault.load(), me, chat).escrow_key is not None else "strict"
+
+
+def _escrow_key(policy: object) -> bytes | None:
+    """The escrow public key a policy from the node names, or None under a strict policy."""
+    if not isinstance(policy, dict) or policy.get("mode") != "escrow":
+        return None
+    try:
+        return base64.b64decode(str(policy.get("escrow_key")), validate=True)
+    except binascii.Error:
+        raise SvyazError("the node's secret-chat policy names an escrow key that is not base64") from None
 
 
 def held_chats(vault: SecretVault) -> list[str]:

@@ -9,14 +9,20 @@ no one sits between you.
 from __future__ import annotations
 
 import argparse
+import json
+import os
+from pathlib import Path
 from typing import Any
 
 from svyaz.client.chat_cli import _day_clock, _me, _text
 from svyaz.client.cli import _as_arg, _book, _command
 from svyaz.client.messaging import REPORT_REASONS, Messenger
-from svyaz.client.secret import SecretChats, held_chats, safety_number_in
+from svyaz.client.secret import SecretChats, held_chats, policy_in, safety_number_in
 from svyaz.client.secret_vault import SecretVault
 from svyaz.client.session import open_account_client
+from svyaz.e2e import escrow
+from svyaz.errors import SvyazError
+from svyaz.gost.keys import PrivateKey
 
 
 def register(commands: argparse._SubParsersAction) -> None:
@@ -45,6 +51,15 @@ def register(commands: argparse._SubParsersAction) -> None:
     report.add_argument("--note", help="what happened, in your words")
     _as_arg(report)
     _as_arg(_command(actions, "list", "the secret chats this device holds", _list))
+    keygen = _command(actions, "escrow-keygen",
+                      "(operator) make a region's escrow key: the public key for policies/, and one share per "
+                      "officer, any THRESHOLD of which rebuild the private key; the private key is never written",
+                      _escrow_keygen)
+    keygen.add_argument("--region", required=True)
+    keygen.add_argument("--officer", dest="officers", action="append", required=True, metavar="ACCOUNT",
+                        help="a security officer to receive a share (repeat)")
+    keygen.add_argument("--threshold", type=int, required=True, help="how many shares open a message key")
+    keygen.add_argument("--out", type=Path, required=True, help="a new directory for the public key and shares")
 
 
 async def _with_secret_chats(args: argparse.Namespace, use) -> Any:
@@ -63,12 +78,13 @@ async def _set_up(args: argparse.Namespace) -> Any:
 async def _start(args: argparse.Namespace) -> Any:
     async def start(chats: SecretChats) -> dict[str, Any]:
         chat = await chats.start(args.account)
-        return {"chat": chat, "safety_number": chats.safety_number(chat)}
+        return {"chat": chat, "safety_number": chats.safety_number(chat), "policy": policy_in(chats.vault, chats.me, chat)}
 
     started = await _with_secret_chats(args, start)
     if args.json:
         return started
     return (f"secret chat {started['chat']} with {args.account}\n"
+            f"policy: {_POLICY_TEXT[started['policy']]}\n"
             f"safety number (compare it with {args.account}): {started['safety_number']}")
 
 
@@ -80,10 +96,54 @@ async def _send(args: argparse.Namespace) -> Any:
 
 async def _read(args: argparse.Namespace) -> Any:
     transcript = await _with_secret_chats(args, lambda chats: chats.receive(args.chat))
+    book = _book()
+    policy = policy_in(SecretVault(book.directory, _me(book, args), book.secrets), _me(book, args), args.chat)
     if args.json:
-        return {"chat": args.chat, "messages": [{k: v for k, v in entry.items() if k != "franking_key"}
-                                                for entry in transcript]}
-    return "\n".join(_line(entry) for entry in transcript) or "no messages yet"
+        return {"chat": args.chat, "policy": policy,
+                "messages": [{k: v for k, v in entry.items() if k != "franking_key"} for entry in transcript]}
+    return "\n".join([f"policy: {_POLICY_TEXT[policy]}", *(_line(entry) for entry in transcript)])
+
+
+_POLICY_TEXT = {
+    "strict": "strict — only your two devices can read this chat",
+    "escrow": "escrow — your region keeps a lawful-access copy of each message key; opening one takes "
+              "a court-backed request and two security officers' approvals",
+}
+
+
+async def _escrow_keygen(args: argparse.Namespace) -> Any:
+    written = write_escrow_key(args.out, args.region, args.officers, args.threshold)
+    if args.json:
+        return written
+    return "\n".join([
+        f"escrow key {written['key_id']} for region {args.region}: any {args.threshold} of "
+        f"{len(args.officers)} shares open it",
+        f"public key: {written['public_key']}  (point policies/secret-chats.toml at it, mode = \"escrow\")",
+        *(f"share for {officer}: {path}  (hand it to that officer; delete it here)"
+          for officer, path in written["shares"].items()),
+    ])
+
+
+def write_escrow_key(out: Path, region: str, officers: list[str], threshold: int) -> dict[str, Any]:
+    """The public key and one 0600 share file per officer in `out` (which must not exist yet)."""
+    if len(set(officers)) != len(officers):
+        raise SvyazError("each officer gets one share: an officer is named twice")
+    key = PrivateKey.generate(escrow.CURVE)
+    shares = escrow.split(key, threshold=threshold, shares=len(officers))
+    try:
+        out.mkdir(mode=0o700, parents=True)
+    except FileExistsError:
+        raise SvyazError(f"{out} exists; escrow shares go to a new directory, so none is overwritten") from None
+    public_path = out / f"escrow-{region}.pub.pem"
+    public_path.write_bytes(key.public_key().to_pem())
+    written = {}
+    for officer, share in zip(officers, shares):
+        path = out / f"escrow-{region}-share-{share.x}.json"
+        descriptor = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+        with os.fdopen(descriptor, "w") as file:
+            json.dump({"region": region, "officer": officer, **share.to_dict()}, file)
+        written[officer] = str(path)
+    return {"key_id": escrow.key_id(key.public_key()), "public_key": str(public_path), "shares": written}
 
 
 def _line(entry: dict[str, Any]) -> str:

@@ -3,6 +3,7 @@
     version(1) kind(1) counter(8, big-endian)
     [INTRODUCTION only: handshake nonce(8) signed prekey id(4) one-time prekey id(4)
                         initiator identity key(64) initiator ephemeral key(64)]
+    [ESCROWED only: the message key wrapped for the region's escrow key (svyaz.e2e.escrow)]
     ciphertext || tag
 
 The header is authenticated (it is part of the associated data) but not secret: the counter and
@@ -21,9 +22,12 @@ from svyaz.gost.aead import TAG_BYTES
 
 VERSION = 1
 INTRODUCTION, FOLLOWING = 1, 2
+ESCROWED = 0x80             # a flag on the kind byte
 PUBLIC_KEY_BYTES = 64       # x || y of a 256-bit GOST R 34.10-2012 point
 HANDSHAKE_NONCE_BYTES = 8   # the VKO UKM
 NO_ONE_TIME_PREKEY = 0xFFFFFFFF
+# version, escrow key id, UKM, ephemeral public key, then the sealed 32-byte key and its tag
+ESCROW_WRAP_BYTES = 1 + 8 + 8 + PUBLIC_KEY_BYTES + 32 + 16
 _PREFIX = struct.Struct(">BBQ")
 _INTRODUCTION = struct.Struct(f">{HANDSHAKE_NONCE_BYTES}sII{PUBLIC_KEY_BYTES}s{PUBLIC_KEY_BYTES}s")
 MAX_COUNTER = 2**64 - 1
@@ -45,15 +49,18 @@ class Envelope:
     counter: int
     body: bytes                              # ciphertext || tag
     introduction: Introduction | None = None
+    escrow: bytes | None = None              # the message key wrapped for the region's escrow key
 
     def header(self) -> bytes:
         kind = FOLLOWING if self.introduction is None else INTRODUCTION
-        header = _PREFIX.pack(VERSION, kind, self.counter)
+        header = _PREFIX.pack(VERSION, kind | (ESCROWED if self.escrow is not None else 0), self.counter)
         if self.introduction is not None:
             intro = self.introduction
             one_time = NO_ONE_TIME_PREKEY if intro.one_time_prekey_id is None else intro.one_time_prekey_id
             header += _INTRODUCTION.pack(intro.handshake_nonce, intro.signed_prekey_id, one_time,
                                          intro.identity_key, intro.ephemeral_key)
+        if self.escrow is not None:
+            header += self.escrow
         return header
 
     def to_bytes(self) -> bytes:
@@ -64,18 +71,28 @@ def parse(raw: bytes) -> Envelope:
     """The envelope in `raw`; MalformedEnvelope for anything else (never a crash)."""
     if len(raw) < _PREFIX.size + TAG_BYTES:
         raise MalformedEnvelope(f"a secret message is at least {_PREFIX.size + TAG_BYTES} bytes; got {len(raw)}")
-    version, kind, counter = _PREFIX.unpack_from(raw)
+    version, flagged_kind, counter = _PREFIX.unpack_from(raw)
     if version != VERSION:
         raise MalformedEnvelope(f"secret message version {version} is not one this client reads (it reads {VERSION})")
-    if kind == FOLLOWING:
-        return Envelope(counter=counter, body=raw[_PREFIX.size:])
-    if kind != INTRODUCTION:
+    kind, escrowed = flagged_kind & ~ESCROWED, bool(flagged_kind & ESCROWED)
+    if kind not in (INTRODUCTION, FOLLOWING):
         raise MalformedEnvelope(f"unknown secret message kind {kind}")
-    if len(raw) < _PREFIX.size + _INTRODUCTION.size + TAG_BYTES:
-        raise MalformedEnvelope("the introduction of a secret message is cut short")
-    nonce, signed_id, one_time_id, identity, ephemeral = _INTRODUCTION.unpack_from(raw, _PREFIX.size)
-    introduction = Introduction(
-        handshake_nonce=nonce, signed_prekey_id=signed_id,
-        one_time_prekey_id=None if one_time_id == NO_ONE_TIME_PREKEY else one_time_id,
-        identity_key=identity, ephemeral_key=ephemeral)
-    return Envelope(counter=counter, body=raw[_PREFIX.size + _INTRODUCTION.size:], introduction=introduction)
+    offset, introduction = _PREFIX.size, None
+    if kind == INTRODUCTION:
+        _need(raw, offset + _INTRODUCTION.size, "introduction")
+        nonce, signed_id, one_time_id, identity, ephemeral = _INTRODUCTION.unpack_from(raw, offset)
+        introduction = Introduction(
+            handshake_nonce=nonce, signed_prekey_id=signed_id,
+            one_time_prekey_id=None if one_time_id == NO_ONE_TIME_PREKEY else one_time_id,
+            identity_key=identity, ephemeral_key=ephemeral)
+        offset += _INTRODUCTION.size
+    escrow = None
+    if escrowed:
+        _need(raw, offset + ESCROW_WRAP_BYTES, "escrow wrap")
+        escrow, offset = raw[offset:offset + ESCROW_WRAP_BYTES], offset + ESCROW_WRAP_BYTES
+    return Envelope(counter=counter, body=raw[offset:], introduction=introduction, escrow=escrow)
+
+
+def _need(raw: bytes, header_end: int, part: str) -> None:
+    if len(raw) < header_end + TAG_BYTES:
+        raise MalformedEnvelope(f"the {part} of a secret message is cut short")

@@ -30,8 +30,10 @@ _CONTEXT = b"svyaz x3dh v1"
 _CHAIN_LABEL = b"svyaz chain"
 
 
-def start(*, chat: str, me: str, peer: str, identity: PrivateKey, peer_keys: PublishedKeys) -> Session:
-    """The initiator's session with `peer`, whose checked bundle holds at most one one-time prekey."""
+def start(*, chat: str, me: str, peer: str, identity: PrivateKey, peer_keys: PublishedKeys,
+          escrow_key: bytes | None = None) -> Session:
+    """The initiator's session with `peer`, whose checked bundle holds at most one one-time prekey.
+    `escrow_key`: the region's escrow public key, if its policy asks that message keys be wrapped."""
     if len(peer_keys.one_time_prekeys) > 1:
         raise BadBundle("a claimed bundle carries at most one one-time prekey")
     one_time = peer_keys.one_time_prekeys[0] if peer_keys.one_time_prekeys else None
@@ -54,10 +56,12 @@ def start(*, chat: str, me: str, peer: str, identity: PrivateKey, peer_keys: Pub
     mine, theirs = _chains(transcript, agreements)
     return Session(chat=chat, me=me, peer=peer, my_identity_key=my_identity,
                    peer_identity_key=peer_keys.identity_key.to_bytes(),
-                   sending=SendingChain(mine), receiving=ReceivingChain(theirs), introduction=introduction)
+                   sending=SendingChain(mine), receiving=ReceivingChain(theirs), introduction=introduction,
+                   escrow_key=escrow_key)
 
 
-def accept(*, chat: str, me: str, peer: str, device: DeviceKeys, introduction: Introduction) -> Session:
+def accept(*, chat: str, me: str, peer: str, device: DeviceKeys, introduction: Introduction,
+           escrow_key: bytes | None = None) -> Session:
     """The responder's session from the initiator's introduction. Spends the one-time prekey it
     names (the caller saves `device` only once the first message has opened)."""
     if introduction.signed_prekey_id != device.signed_prekey_id:
@@ -88,7 +92,8 @@ def accept(*, chat: str, me: str, peer: str, device: DeviceKeys, introduction: I
     theirs, mine = _chains(transcript, agreements)
     return Session(chat=chat, me=me, peer=peer, my_identity_key=my_identity,
                    peer_identity_key=introduction.identity_key,
-                   sending=SendingChain(mine), receiving=ReceivingChain(theirs), introduction=None)
+                   sending=SendingChain(mine), receiving=ReceivingChain(theirs), introduction=None,
+                   escrow_key=escrow_key)
 
 
 def _handshake_nonce() -> bytes:

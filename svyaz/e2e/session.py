@@ -1,9 +1,10 @@
 """One side of a secret chat: seals outgoing messages and opens incoming ones.
 
 Each message is Kuznyechik AEAD (`svyaz.gost.aead`) under its own ratchet key. The associated
-data binds the envelope's header, the chat, the sender and the franking commitment, so the node
-cannot move a message to another chat, pass it off as someone else's, or swap its commitment.
-Plaintext inside: the franking key, then the text in UTF-8.
+data binds the envelope's header (with its escrow wrap, if the region's policy asks for one), the
+chat, the sender and the franking commitment, so the node cannot move a message to another chat,
+pass it off as someone else's, or swap its commitment or its wrap. Plaintext inside: the franking
+key, then the text in UTF-8.
 """
 
 from __future__ import annotations
@@ -12,12 +13,14 @@ from dataclasses import dataclass
 from typing import Any
 
 from svyaz.e2e import envelope as wire
+from svyaz.e2e import escrow
 from svyaz.e2e.errors import MalformedEnvelope, UndecryptableMessage
 from svyaz.e2e.franking import FRANKING_KEY_BYTES, commitment, is_genuine, new_franking_key
-from svyaz.e2e.prekeys import b64, unb64
+from svyaz.e2e.prekeys import CURVE, b64, unb64
 from svyaz.e2e.ratchet import ReceivingChain, SendingChain
 from svyaz.gost.aead import NONCE_BYTES, Aead
 from svyaz.gost.errors import AuthenticationFailed
+from svyaz.gost.keys import PrivateKey, PublicKey
 
 
 @dataclass(frozen=True)
@@ -42,12 +45,15 @@ class Session:
     sending: SendingChain
     receiving: ReceivingChain
     introduction: wire.Introduction | None   # sent with each message until the peer first replies
+    escrow_key: bytes | None = None           # the region's escrow public key, under an escrow policy
 
     def seal(self, text: str) -> Sealed:
         counter, message_key, self.sending = self.sending.advance()
         franking_key = new_franking_key()
         franked = commitment(franking_key, chat=self.chat, sender=self.me, text=text)
-        header = wire.Envelope(counter=counter, body=b"", introduction=self.introduction).header()
+        wrap = None if self.escrow_key is None else escrow.wrap(
+            message_key, PublicKey.from_bytes(self.escrow_key, CURVE), context=escrow_context(self.chat, self.me, counter))
+        header = wire.Envelope(counter=counter, body=b"", introduction=self.introduction, escrow=wrap).header()
         body = Aead(message_key).seal(_nonce(counter), franking_key + text.encode("utf-8"),
                                       _associated(header, self.chat, self.me, franked))
         return Sealed(envelope=header + body, franking=franked)
@@ -56,22 +62,10 @@ class Session:
         """The text of the peer's `envelope`; UndecryptableMessage (or ReplayedMessage) otherwise.
         The session changes only when the message opens."""
         message_key, receiving = self.receiving.key_for(envelope.counter)
-        associated = _associated(envelope.header(), self.chat, self.peer, franking)
-        try:
-            plaintext = Aead(message_key).open(_nonce(envelope.counter), envelope.body, associated)
-        except AuthenticationFailed:
-            raise UndecryptableMessage("this secret message does not authenticate: altered, or not for this chat") from None
-        franking_key, raw_text = plaintext[:FRANKING_KEY_BYTES], plaintext[FRANKING_KEY_BYTES:]
-        try:
-            text = raw_text.decode("utf-8")
-        except UnicodeDecodeError:
-            raise MalformedEnvelope("this secret message's text is not UTF-8") from None
-        if not is_genuine(franking, franking_key, chat=self.chat, sender=self.peer, text=text):
-            raise UndecryptableMessage("this secret message's franking commitment does not match it; refused, "
-                                       "since it could not be reported")
+        opened = open_with_key(message_key, envelope, chat=self.chat, sender=self.peer, franking=franking)
         self.receiving = receiving
         self.introduction = None  # the peer has the session: no need to introduce ourselves again
-        return Opened(text=text, franking_key=franking_key)
+        return opened
 
     def to_dict(self) -> dict[str, Any]:
         intro = self.introduction
@@ -81,6 +75,7 @@ class Session:
             "sending": {"chain_key": b64(self.sending.chain_key), "counter": self.sending.counter},
             "receiving": {"chain_key": b64(self.receiving.chain_key), "counter": self.receiving.counter,
                           "skipped": {str(n): b64(key) for n, key in self.receiving.skipped.items()}},
+            "escrow_key": None if self.escrow_key is None else b64(self.escrow_key),
             "introduction": None if intro is None else {
                 "handshake_nonce": b64(intro.handshake_nonce), "signed_prekey_id": intro.signed_prekey_id,
                 "one_time_prekey_id": intro.one_time_prekey_id, "identity_key": b64(intro.identity_key),
@@ -100,7 +95,43 @@ class Session:
             introduction=None if intro is None else wire.Introduction(
                 handshake_nonce=unb64(intro["handshake_nonce"], "key"), signed_prekey_id=intro["signed_prekey_id"],
                 one_time_prekey_id=intro["one_time_prekey_id"], identity_key=unb64(intro["identity_key"], "key"),
-                ephemeral_key=unb64(intro["ephemeral_key"], "key")))
+                ephemeral_key=unb64(intro["ephemeral_key"], "key")),
+            escrow_key=None if data.get("escrow_key") is None else unb64(data["escrow_key"], "key"))
+
+
+def open_with_key(message_key: bytes, envelope: wire.Envelope, *, chat: str, sender: str, franking: bytes) -> Opened:
+    """Open `envelope` with its message key (from the ratchet, or from escrow): check the tag and
+    the franking commitment; UndecryptableMessage or MalformedEnvelope otherwise."""
+    associated = _associated(envelope.header(), chat, sender, franking)
+    try:
+        plaintext = Aead(message_key).open(_nonce(envelope.counter), envelope.body, associated)
+    except AuthenticationFailed:
+        raise UndecryptableMessage("this secret message does not authenticate: altered, or not for this chat") from None
+    franking_key, raw_text = plaintext[:FRANKING_KEY_BYTES], plaintext[FRANKING_KEY_BYTES:]
+    try:
+        text = raw_text.decode("utf-8")
+    except UnicodeDecodeError:
+        raise MalformedEnvelope("this secret message's text is not UTF-8") from None
+    if not is_genuine(franking, franking_key, chat=chat, sender=sender, text=text):
+        raise UndecryptableMessage("this secret message's franking commitment does not match it; refused, "
+                                   "since it could not be reported")
+    return Opened(text=text, franking_key=franking_key)
+
+
+def open_escrowed(envelope: wire.Envelope, escrow_private: PrivateKey, *, chat: str, sender: str,
+                  franking: bytes) -> Opened:
+    """A stored message opened with the region's escrow key (rebuilt from officers' shares after
+    the lawful-access workflow's approvals); EscrowError if the message carries no wrap for it."""
+    if envelope.escrow is None:
+        raise escrow.EscrowError("this secret message was sent under a strict policy: it has no escrow wrap")
+    message_key = escrow.unwrap(envelope.escrow, escrow_private,
+                                context=escrow_context(chat, sender, envelope.counter))
+    return open_with_key(message_key, envelope, chat=chat, sender=sender, franking=franking)
+
+
+def escrow_context(chat: str, sender: str, counter: int) -> bytes:
+    return b"".join(len(part).to_bytes(4, "big") + part for part in (chat.encode(), sender.encode(),
+                                                                     counter.to_bytes(8, "big")))
 
 
 def _nonce(counter: int) -> bytes:

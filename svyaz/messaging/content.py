@@ -7,6 +7,8 @@ import binascii
 import re
 import unicodedata
 
+from svyaz.e2e.envelope import parse
+from svyaz.e2e.errors import MalformedEnvelope
 from svyaz.messaging.errors import InvalidMessage
 
 MAX_TEXT_CHARS = 4096
@@ -80,6 +82,15 @@ def clean_sealed(sealed: object, franking: object) -> tuple[str, str]:
     if len(_base64(franking, "franking")) != COMMITMENT_BYTES:
         raise InvalidMessage(f'"franking" must be base64 of a {COMMITMENT_BYTES}-byte commitment')
     return sealed, franking  # type: ignore[return-value]  # both checked to be str by _base64
+
+
+def envelope_escrow(sealed: str) -> bytes | None:
+    """The escrow wrap in a secret message's public header (None if it has none); InvalidMessage
+    if the envelope is malformed. The node reads the header only: it holds no key to the rest."""
+    try:
+        return parse(base64.b64decode(sealed)).escrow
+    except MalformedEnvelope as err:
+        raise InvalidMessage(f'"sealed" is not a secret message envelope: {err}') from None
 
 
 def _base64(value: object, name: str) -> bytes:

@@ -21,6 +21,7 @@ from svyaz.identity.errors import MalformedAccountId
 from svyaz.messaging.errors import Blocked, InvalidMessage, InvalidPrekeys, NoPrekeys, Unreachable, UnknownRecipient
 from svyaz.messaging.ports import AccountDirectory, BlockStore
 from svyaz.messaging.ratelimit import RateLimiter
+from svyaz.messaging.secret_policy import SecretChatPolicy
 
 # Enough for a burst of people starting chats while the owner is offline, small enough to read in one go.
 MAX_ONE_TIME_HELD = 200
@@ -37,12 +38,14 @@ class PrekeyStore(Protocol):
 
 class PrekeyDirectory:
     def __init__(self, *, region: str, store: PrekeyStore, directory: AccountDirectory, blocks: BlockStore,
-                 claim_limit: RateLimiter | None = None, clock: Callable[[], float] = time.time) -> None:
+                 claim_limit: RateLimiter | None = None, policy: SecretChatPolicy = SecretChatPolicy(),
+                 clock: Callable[[], float] = time.time) -> None:
         self._region = region
         self._store = store
         self._directory = directory
         self._blocks = blocks
         self._claim_limit = claim_limit
+        self.policy = policy
         self._clock = clock
 
     async def publish(self, account: str, bundle: object) -> int:
@@ -73,7 +76,8 @@ class PrekeyDirectory:
         return 0 if current is None else len(current["one_time"])
 
     async def claim(self, requester: str, account: object) -> dict[str, Any]:
-        """`account`'s bundle with at most one one-time prekey, which no one else will be given."""
+        """`account`'s bundle with at most one one-time prekey, which no one else will be given,
+        and the region's secret-chat policy the new chat will run under."""
         target = await self._reachable(requester, account)
         if self._claim_limit is not None:
             self._claim_limit.take(requester)
@@ -82,7 +86,7 @@ class PrekeyDirectory:
             raise NoPrekeys(f"{target} has not set up secret chats yet (no keys published)",
                             hint="they can start the chat with you instead")
         return {"account": target, "identity_key": bundle["identity_key"], "signed_prekey": bundle["signed_prekey"],
-                "one_time_prekeys": bundle["one_time"][:1]}
+                "one_time_prekeys": bundle["one_time"][:1], "policy": self.policy.as_wire()}
 
     async def _reachable(self, requester: str, account: object) -> str:
         if not isinstance(account, str):

@@ -18,7 +18,7 @@ from svyaz.identity.errors import MalformedAccountId
 from svyaz.messaging import events
 from svyaz.messaging.chatlist import ChatListEntry
 from svyaz.messaging.chatlist_writer import project
-from svyaz.messaging.content import clean_sealed, clean_text
+from svyaz.messaging.content import clean_sealed, clean_text, envelope_escrow
 from svyaz.messaging.errors import (
     Blocked,
     InvalidMessage,
@@ -34,6 +34,7 @@ from svyaz.messaging.model import Message
 from svyaz.messaging.paging import page_range
 from svyaz.messaging.ports import AccountDirectory, BlockStore, ChatListStore, EventPublisher, MessageStore
 from svyaz.messaging.ratelimit import RateLimiter
+from svyaz.messaging.secret_policy import SecretChatPolicy
 from svyaz.messaging.writer import SequencedWriter
 
 logger = logging.getLogger("svyaz.messaging.service")
@@ -44,6 +45,7 @@ class PrivateChats:
     def __init__(self, *, region: str, messages: MessageStore, chat_list: ChatListStore,
                  publisher: EventPublisher, directory: AccountDirectory,
                  send_limit: RateLimiter | None = None, blocks: BlockStore | None = None,
+                 secret_policy: SecretChatPolicy = SecretChatPolicy(),
                  clock: Callable[[], float] = time.time) -> None:
         self._region = region
         self._messages = messages
@@ -53,6 +55,7 @@ class PrivateChats:
         self._clock = clock
         self._send_limit = send_limit
         self._blocks = blocks
+        self._secret_policy = secret_policy
         self._writer = SequencedWriter(messages)
 
     # --- sending ----------------------------------------------------------------------------------
@@ -68,11 +71,13 @@ class PrivateChats:
 
     async def send_sealed(self, sender: str, *, chat: str, sealed: object, franking: object,
                           client_id: object) -> Message:
-        """A secret chat's message: stored and relayed as the sender's device sealed it."""
-        envelope, commitment = clean_sealed(sealed, franking)
+        """A secret chat's message: stored and relayed as the sender's device sealed it, once its
+        envelope has the shape, and the escrow wrap, the region's policy asks for."""
         if not is_secret(chat):
             raise InvalidMessage("sealed messages go to a secret chat (sc/...)")
         (recipient,) = self._participant(chat, sender)
+        envelope, commitment = clean_sealed(sealed, franking)
+        self._secret_policy.check_escrow(envelope_escrow(envelope))
         self._spend(sender)
         await self._check_recipient(sender, recipient)
         return await self._store_and_publish(chat, sender, check_client_id(client_id), "", sealed=envelope,

@@ -16,6 +16,7 @@ from collections import OrderedDict
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
+from pathlib import Path
 
 import trio
 from confluent_kafka import KafkaException
@@ -38,6 +39,7 @@ from svyaz.messaging.overview import ChatOverview
 from svyaz.messaging.writer import SequencedWriter
 from svyaz.messaging.prekey_store import MongoPrekeys
 from svyaz.messaging.prekeys import PrekeyDirectory
+from svyaz.node.secret_policy import load_secret_policy
 from svyaz.messaging.errors import StoreUnavailable
 from svyaz.messaging.projector import serve_projector
 from svyaz.messaging.ratelimit import RateLimiter
@@ -196,8 +198,9 @@ async def open_messaging(config: NodeConfig, client: MongoClient, identity_store
                                     timeout_s=max(kafka.timeout_s, 5.0)) as publisher:
         send_limit = RateLimiter(rate_per_s=config.messaging.send_rate_per_s, burst=config.messaging.send_burst,
                                  clock=time.monotonic)
+        secret_policy = await trio.to_thread.run_sync(load_secret_policy, Path(config.rbac.policy_dir), config.region)
         chats = PrivateChats(region=config.region, messages=private, chat_list=chat_list, publisher=publisher,
-                             directory=directory, send_limit=send_limit, blocks=blocks)
+                             directory=directory, send_limit=send_limit, blocks=blocks, secret_policy=secret_policy)
         groups = GroupChats(region=config.region, writer=SequencedWriter(group_messages), memberships=group_members,
                             publisher=publisher, directory=directory, send_limit=send_limit)
         channels = Channels(region=config.region, writer=SequencedWriter(channel_messages),
@@ -206,7 +209,7 @@ async def open_messaging(config: NodeConfig, client: MongoClient, identity_store
                                         CHANNEL: (channel_members, channel_messages)}, index=group_members)
         moderation = Moderation(blocks=blocks, reports=reports, read_one=MessageReader(chats, groups, channels))
         prekeys = PrekeyDirectory(region=config.region, store=MongoPrekeys(client[f"{prefix}_core"], limiter),
-                                  directory=directory, blocks=blocks, claim_limit=send_limit)
+                                  directory=directory, blocks=blocks, claim_limit=send_limit, policy=secret_policy)
         presence = Presence(store=presence_store, blocks=blocks, audience=directory.presence_audience,
                             chat_list=chat_list)
         recorder = PresenceRecorder(presence_store)

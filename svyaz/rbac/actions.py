@@ -113,6 +113,7 @@ CATALOGUE = Catalogue((
     Action("keys.claim", "take an account's prekey bundle to start a secret chat with it"),
     Action("secret.send", "relay a sealed (end-to-end encrypted) message into a secret chat one is in"),
     Action("secret.report", "report a secret message by revealing it and its franking key"),
+    Action("secret.policy", "read the region's secret-chat policy (strict, or escrow and its public key)"),
     # Acting on other people's accounts, data or rights: always audited, fail closed.
     Action("sessions.revoke.any", "sign out any session of any account (incident response)", privileged=True),
     Action("role.grant", "grant a role to an account in a region", privileged=True),

@@ -1,4 +1,4 @@
-"""keys.*, secret.send, secret.report: secret chats over the call API.
+"""keys.*, secret.send, secret.report, secret.policy: secret chats over the call API.
 
 The node relays what devices seal and never holds a key that opens it: it keeps public prekey
 bundles (svyaz.messaging.prekeys) and stores sealed envelopes as private-chat messages, so
@@ -33,7 +33,11 @@ class SecretChatHandlers:
 
     def routes(self) -> dict[str, Handler]:
         return {"keys.publish": self.publish, "keys.count": self.count, "keys.claim": self.claim,
-                "secret.send": self.send, "secret.report": self.report}
+                "secret.send": self.send, "secret.report": self.report, "secret.policy": self.policy}
+
+    async def policy(self, call: Call) -> dict[str, Any]:
+        only(call)
+        return self._prekeys.policy.as_wire()
 
     async def publish(self, call: Call) -> dict[str, Any]:
         args = only(call, "bundle")

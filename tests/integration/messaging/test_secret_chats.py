@@ -5,15 +5,25 @@ its store never hold a word of what they said; tampering, bad input and false re
 from __future__ import annotations
 
 import base64
+import shutil
 import uuid
 
 import pytest
+import trio
+from pymongo import MongoClient
 
 from svyaz.client.connection import RemoteError, open_node_client
 from svyaz.client.messaging import Messenger
-from svyaz.client.secret import SecretChats
+from svyaz.client.secret import SecretChats, policy_in
 from svyaz.client.secret_vault import SecretVault
+from svyaz.e2e import escrow
+from svyaz.e2e.envelope import parse
 from svyaz.e2e.prekeys import DeviceKeys
+from svyaz.e2e.session import Session, open_escrowed
+from svyaz.gost.keys import Curve, PrivateKey
+from svyaz.node.config import DEFAULT_POLICY_DIR
+from svyaz.node.service import run
+from tests.integration.access.conftest import RunningNode, node_config, until_serving
 from tests.integration.access.test_attack_script import register_and_login
 
 pytestmark = pytest.mark.usefixtures("stack")
@@ -97,9 +107,9 @@ async def test_a_tampered_message_is_refused_and_the_chat_goes_on(node, tmp_path
             return await in_transit.send_sealed(chat, base64.b64encode(bytes(raw)).decode(), franking,
                                                 client_id=client_id)
 
-        alice._messenger.send_sealed = altered
+        alice.messenger.send_sealed = altered
         await alice.send(chat, "second")
-        alice._messenger = in_transit
+        alice.messenger = in_transit
         await alice.send(chat, "third")
         on_bob = await bob.receive(chat)
 
@@ -171,3 +181,54 @@ async def test_bad_secret_input_gets_a_clear_error_and_stores_nothing(node, tmp_
     assert edit.value.code == "invalid_message"
     assert first["one_time_prekeys"] != second["one_time_prekeys"]
     assert node.database("private")["messages"].count_documents({"chat": {"$regex": "^sc/"}}) == 0
+
+
+async def test_under_an_escrow_policy_each_message_key_is_wrapped_and_officers_shares_open_it(
+        nursery, stack, test_id, tmp_path):
+    escrow_key = PrivateKey.generate(Curve.TC26_256_A)
+    policies = tmp_path / "policies"
+    shutil.copytree(DEFAULT_POLICY_DIR, policies)
+    (policies / "ru-escrow.pub.pem").write_bytes(escrow_key.public_key().to_pem())
+    (policies / "secret-chats.toml").write_text('[ru]\nmode = "escrow"\nescrow_key = "ru-escrow.pub.pem"\n')
+    config = node_config(stack, test_id, tmp_path / "node", rbac__policy_dir=str(policies))
+    with trio.fail_after(20):
+        node = RunningNode(config, await nursery.start(run, config))
+    await until_serving(node)
+    try:
+        alice_tokens = await register_and_login(node, "@alice:ru")
+        bob_tokens = await register_and_login(node, "@bob:ru")
+        async with open_node_client(node.url, access_token=alice_tokens["access_token"]) as a, \
+                open_node_client(node.url, access_token=bob_tokens["access_token"]) as b:
+            alice = secret_chats(a, "@alice:ru", tmp_path / "alice")
+            bob = secret_chats(b, "@bob:ru", tmp_path / "bob")
+            await bob.set_up()
+            chat = await alice.start("@bob:ru")
+            await alice.send(chat, "escrowed hello")
+            on_bob = await bob.receive(chat)
+            await bob.send(chat, "escrowed reply")
+            policy = await a.call("secret.policy")
+            strict_session = Session.from_dict({**alice.vault.load()["sessions"][chat], "escrow_key": None})
+            unwrapped = strict_session.seal("no wrap")
+            with pytest.raises(RemoteError) as refused:
+                await a.call("secret.send", chat=chat, sealed=base64.b64encode(unwrapped.envelope).decode(),
+                             franking=base64.b64encode(unwrapped.franking).decode(), client_id=uuid.uuid4().hex)
+            stored = (await a.call("message.history", chat=chat))["messages"]
+    finally:
+        drop_databases(node)
+
+    assert policy["mode"] == "escrow" and policy["escrow_key_id"] == escrow.key_id(escrow_key.public_key())
+    assert [entry["text"] for entry in on_bob] == ["escrowed hello"]
+    assert policy_in(alice.vault, "@alice:ru", chat) == policy_in(bob.vault, "@bob:ru", chat) == "escrow"
+    assert refused.value.code == "invalid_message" and "escrow" in str(refused.value)
+    # Two of three officers' shares rebuild the key that opens what the node stored, and nothing less.
+    rebuilt = escrow.combine(escrow.split(escrow_key, threshold=2, shares=3)[:2])
+    opened = [open_escrowed(parse(base64.b64decode(m["sealed"])), rebuilt, chat=chat, sender=m["sender"],
+                            franking=base64.b64decode(m["franking"])).text for m in stored]
+    assert opened == ["escrowed hello", "escrowed reply"]
+
+
+def drop_databases(node) -> None:
+    with MongoClient(node.config.store.url) as client:
+        for name in client.list_database_names():
+            if name.startswith(node.config.store.database_prefix):
+                client.drop_database(name)

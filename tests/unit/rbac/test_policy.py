@@ -58,6 +58,7 @@ EXPECTED = {
     "keys.claim":              (0,   1,    0,    0,    0,   0,    0,    0),
     "secret.send":             (0,   1,    0,    0,    0,   0,    0,    0),
     "secret.report":           (0,   1,    0,    0,    0,   0,    0,    0),
+    "secret.policy":           (0,   1,    0,    0,    0,   0,    0,    0),
     "sessions.revoke.any":     (0,   0,    0,    1,    0,   0,    0,    0),
     "role.grant":              (0,   0,    0,    0,    0,   0,    1,    0),
     "role.revoke":             (0,   0,    0,    0,    0,   0,    1,    0),

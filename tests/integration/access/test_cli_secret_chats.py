@@ -1,0 +1,44 @@
+"""Secret chats from the CLI against a real node, each person on their own device: keys set up,
+a chat started, sealed messages read on the other side, safety numbers that agree, the policy
+shown to the user, and clear refusals."""
+
+from __future__ import annotations
+
+import re
+
+import pytest
+
+from tests.integration.access.test_cli_accounts import output, svyaz
+from tests.integration.access.test_cli_shared_chats import devices, refused
+
+pytestmark = pytest.mark.usefixtures("stack")
+
+SECRET_ID = re.compile(r"sc/@ann:ru/@bob:ru/[0-9a-f]{16}")
+
+
+async def test_two_people_hold_a_secret_chat_from_the_command_line(node, tmp_path):
+    d = await devices(node, tmp_path, "ann", "bob")
+
+    no_keys_yet = await svyaz(d["ann"], "secret", "start", "@bob:ru", check=False)
+    set_up = output(await svyaz(d["bob"], "secret", "set-up", "--json"))
+    started = output(await svyaz(d["ann"], "secret", "start", "@bob:ru", "--json"))
+    chat = started["chat"]
+    await svyaz(d["ann"], "secret", "send", chat, "-", stdin="Пароль от сейфа: 4711")
+    shown = (await svyaz(d["bob"], "secret", "read", chat)).stdout.decode()
+    await svyaz(d["bob"], "secret", "send", chat, "received")
+    on_ann = output(await svyaz(d["ann"], "secret", "read", chat, "--json"))
+    safety_bob = output(await svyaz(d["bob"], "secret", "safety", chat, "--json"))["safety_number"]
+    listed = output(await svyaz(d["bob"], "secret", "list", "--json"))["chats"]
+    plain_history = output(await svyaz(d["bob"], "history", chat, "--json"))["messages"]
+    not_held = await svyaz(d["ann"], "secret", "send", chat.replace(chat[-16:], "0" * 16), "hi", check=False)
+
+    refused(no_keys_yet, b"has not set up secret chats yet")
+    assert set_up == {"one_time_prekeys": 100}
+    assert SECRET_ID.fullmatch(chat) and started["policy"] == "strict"
+    assert "policy: strict" in shown and "@ann:ru: Пароль от сейфа: 4711" in shown
+    assert [(m["sender"], m["text"]) for m in on_ann["messages"]] == [
+        ("@ann:ru", "Пароль от сейфа: 4711"), ("@bob:ru", "received")]
+    assert safety_bob == started["safety_number"] and len(safety_bob.split()) == 12
+    assert listed == [chat]
+    assert all(m["text"] == "" and m["sealed"] for m in plain_history)  # the node holds no plaintext
+    refused(not_held, b"holds no session")
