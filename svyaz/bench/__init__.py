@@ -1,5 +1,6 @@
-"""Benchmarks run against a real node: `svyaz bench latency` (send→receive latency of 1:1 text under
-an open-loop load, with CPU and memory of the node it starts).
+"""Benchmarks: against a real node, `svyaz bench latency` (send→receive latency of 1:1 text under
+an open-loop load, with CPU and memory of the node it starts) and `svyaz bench channel`; in-process,
+`svyaz bench crypto` (the GOST primitives next to `openssl speed` and gostcrypto).
 
   stats       percentiles and latency summaries (pure)
   schedule    the open-loop arrival schedule and the per-connection in-flight bound (pure)
@@ -9,10 +10,12 @@ an open-loop load, with CPU and memory of the node it starts).
   nodeproc    a node of the bench's own as a subprocess, isolated by name, and its clean-up
   fleet       accounts registered and signed in, one WebSocket each, pushes read continuously
   latency     one run (a rate, or a sweep of rates) over a fleet; `cli` adds `svyaz bench latency`
+  crypto      the GOST primitives' MB/s and ops/s beside `openssl speed -elapsed` and gostcrypto
 
 May import trio, trio-websocket (through svyaz.client), pymongo and confluent-kafka (only to drop
 what the bench's own node created), svyaz.errors, svyaz.regions, svyaz.stack.topology and
-svyaz.client. Never svyaz.node or the domain packages: the bench is a client of a node process, so
+svyaz.client, and svyaz.gost and svyaz.e2e (which client devices run). Never svyaz.node or the
+domain packages: the bench is a client of a node process, so
 it measures what a client sees. `stats`, `schedule`, `tally` and `verdict` stay pure (no trio, no
 drivers, no I/O); tests/unit/bench/test_layering.py checks both rules.
 """

@@ -82,6 +82,24 @@ def register(commands: argparse._SubParsersAction) -> None:
     channel.add_argument("--json", action="store_true", help="print the report as JSON")
     channel.set_defaults(handler=_channel)
 
+    crypto = kinds.add_parser(
+        "crypto",
+        help="GOST primitives from Python next to `openssl speed` and gostcrypto (no stack needed)",
+        description=(
+            "Time Streebog, Kuznyechik and Magma modes and the project's AEAD on one buffer size (MB/s by wall "
+            "clock), each followed by `openssl speed -elapsed` of the same algorithm through the same GOST "
+            "provider, and gostcrypto on a 4 KiB buffer; then sign, verify, VKO, key generation and a "
+            "secret-chat message one call at a time (ops/s, p50/p95/p99)."
+        ),
+    )
+    crypto.add_argument("--seconds", type=_positive, default=2.0, help="seconds per bulk primitive (default 2)")
+    crypto.add_argument("--bytes", type=_count, default=16384, dest="buffer_bytes",
+                        help="buffer size for bulk primitives (default 16384, as openssl speed's largest)")
+    crypto.add_argument("--operations", type=_count, default=300, help="timed calls per operation (default 300)")
+    crypto.add_argument("--no-reference", action="store_true", help="skip gostcrypto (it is slow)")
+    crypto.add_argument("--json", action="store_true", help="print the report as JSON")
+    crypto.set_defaults(handler=_crypto)
+
 
 def _latency(args: argparse.Namespace) -> int:
     from svyaz.bench.latency import LatencyOptions, run_latency
@@ -108,6 +126,17 @@ def _channel(args: argparse.Namespace) -> int:
                              store_url=args.store_url, kafka=args.kafka)
     report = _run_reporting_errors(run_channel, options)
     print(json.dumps(report, indent=2) if args.json else render_channel(report))
+    return 0
+
+
+def _crypto(args: argparse.Namespace) -> int:
+    from svyaz.bench.crypto import CryptoOptions, render_crypto, run_crypto
+
+    options = CryptoOptions(seconds=args.seconds, buffer_bytes=args.buffer_bytes, operations=args.operations,
+                            reference=not args.no_reference)
+    report = run_crypto(options, lambda line: print(line, file=sys.stderr, flush=True))
+    report["command"] = shlex.join(["svyaz", *sys.argv[1:]])
+    print(json.dumps(report, indent=2) if args.json else render_crypto(report))
     return 0
 
 

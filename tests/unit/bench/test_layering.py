@@ -15,7 +15,9 @@ PURE = ("stats", "schedule", "tally", "verdict", "traces")
 DRIVERS = ("trio", "pymongo", "bson", "confluent_kafka", "trio_websocket", "h11", "svyaz.client")
 # nodetrace runs inside the node's process (python -m svyaz.bench.nodetrace), never in the bench's.
 IN_THE_NODE = ("nodetrace",)
-ALLOWED_SVYAZ = ("svyaz.errors", "svyaz.regions", "svyaz.stack.topology", "svyaz.client", "svyaz.bench")
+# svyaz.gost and svyaz.e2e are what client devices run too (`svyaz bench crypto` times them).
+ALLOWED_SVYAZ = ("svyaz.errors", "svyaz.regions", "svyaz.stack.topology", "svyaz.client", "svyaz.bench",
+                 "svyaz.gost", "svyaz.e2e")
 MODULES = sorted(BENCH_DIR.glob("*.py"))
 
 
