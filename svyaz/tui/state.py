@@ -9,8 +9,13 @@ from dataclasses import dataclass
 from typing import Any
 
 KIND_ICONS = {"private": "👤", "group": "👥", "channel": "📢", "thread": "💬"}
+SECRET_ICON = "🔒"
 THREAD_MARK = "/p/"
 CHANNEL_PREFIX = "c/"
+# A secret chat is private to the node, but its keys live in the device's vault, which this app
+# does not open yet: it lists such chats and sends people to the CLI that holds them.
+SECRET_PREFIX = "sc/"
+SECRET_IN_CLI = "a secret chat (end-to-end): read and write it with `svyaz secret read|send`"
 # Who may post to a channel (docs/protocol.md, channel.post: owner and admins).
 CHANNEL_MANAGERS = frozenset({"owner", "admin"})
 # `@name:region`, checked again by the node; this only catches a typo before the round trip.
@@ -19,6 +24,15 @@ ACCOUNT_SHAPE = re.compile(r"^@[^\s:@,]+:[a-z]{2}$")
 
 def kind_icon(kind: str) -> str:
     return KIND_ICONS.get(kind, "•")
+
+
+def chat_icon(chat: dict[str, Any]) -> str:
+    """The icon of a chat-list entry: its kind's, or a lock for a secret chat."""
+    return SECRET_ICON if is_secret(chat.get("chat", "")) else kind_icon(chat.get("kind", ""))
+
+
+def is_secret(chat: str) -> bool:
+    return chat.startswith(SECRET_PREFIX)
 
 
 def thread_id(channel: str, seq: int) -> str:
@@ -56,6 +70,8 @@ def composer_target(chat: dict[str, Any] | None, *, role: str | None = None) -> 
     known), and read-only for everyone else, who comment on a post instead (Enter on it)."""
     if chat is None:
         return Target("none", reason="pick a chat on the left, or ctrl+n for a new one")
+    if is_secret(chat["chat"]):
+        return Target("none", chat=chat["chat"], reason=SECRET_IN_CLI)
     kind = chat.get("kind")
     if kind == "private":
         return Target("send", to=chat.get("peer"), chat=chat["chat"])

@@ -7,12 +7,15 @@ from pathlib import Path
 import pytest
 
 import svyaz.tui
+from svyaz.tui.widgets.chat_list import chat_line
+from svyaz.tui.widgets.conversation import message_line
 from svyaz.client.connection import RemoteError
 from svyaz.client.connection import NodeUnreachable
 from svyaz.tui.state import (
     Backoff,
     apply_event,
     apply_role_event,
+    chat_icon,
     composer_target,
     count_comment,
     describe_error,
@@ -71,6 +74,15 @@ def test_where_the_composer_sends():
     assert composer_target({"chat": "c/1", "kind": "channel"}).action == "none"
     assert composer_target({"chat": "c/1", "kind": "channel"}, role="owner").action == "post"
     assert composer_target(None).action == "none"
+
+
+def test_a_secret_chat_is_listed_with_a_lock_and_sends_to_the_cli_that_holds_its_keys():
+    secret = {"chat": "sc/@alice:ru/@me:ru/0123456789abcdef", "kind": "private", "peer": "@alice:ru"}
+    target = composer_target(secret)
+    assert target.action == "none" and "svyaz secret" in target.placeholder
+    assert chat_icon(secret) == "🔒" and chat_icon(chats()[1]) == "👤"
+    assert "sealed" in message_line({"sender": "@alice:ru", "text": "", "sealed": "AQI="}, me=ME)
+    assert "🔒 secret chat" in chat_line({**secret, "title": "@alice:ru", "preview": ""})
 
 
 def test_a_channel_takes_posts_from_its_owner_and_admins_only():

@@ -27,10 +27,10 @@ from svyaz.tui.state import (
     Backoff,
     apply_event,
     apply_role_event,
+    chat_icon,
     composer_target,
     count_comment,
     describe_error,
-    kind_icon,
     listed_chat,
     mark_read,
     may_retry,
@@ -171,7 +171,7 @@ class ChatScreen(Screen):
             name = escape(chat.get("title") or chat["chat"])
             mark = (" [dim]· you post here[/]" if target.action == "post" else
                     " [dim]· read-only[/]" if chat.get("kind") == "channel" else "")
-            title = f"{kind_icon(chat.get('kind', ''))} [b]{name}[/]{mark}  [dim]{escape(chat['chat'])}[/]"
+            title = f"{chat_icon(chat)} [b]{name}[/]{mark}  [dim]{escape(chat['chat'])}[/]"
         self.query_one("#chat-title", Label).update(title)
         self.composer.disabled = target.action == "none"
         self.composer.placeholder = target.placeholder

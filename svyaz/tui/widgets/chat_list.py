@@ -7,7 +7,7 @@ from typing import Any
 from rich.markup import escape
 from textual.widgets import Label, ListItem, ListView
 
-from svyaz.tui.state import kind_icon
+from svyaz.tui.state import SECRET_ICON, chat_icon, is_secret
 
 
 def chat_line(chat: dict[str, Any]) -> str:
@@ -16,7 +16,9 @@ def chat_line(chat: dict[str, Any]) -> str:
     sender = chat.get("preview_sender")
     preview = chat.get("preview") or ""
     preview = f"{sender}: {preview}" if sender and preview else preview
-    return (f"{kind_icon(chat.get('kind', ''))} [b]{escape(chat.get('title') or chat['chat'])}[/]{badge}\n"
+    if is_secret(chat["chat"]) and not preview:
+        preview = f"{SECRET_ICON} secret chat"
+    return (f"{chat_icon(chat)} [b]{escape(chat.get('title') or chat['chat'])}[/]{badge}\n"
             f"[dim]{escape(preview[:60])}[/]")
 
 

@@ -18,6 +18,8 @@ def message_line(message: dict[str, Any], *, me: str | None) -> str:
     who = "[b $success]you[/]" if sender == me else f"[b]{escape(sender)}[/]"
     if message.get("deleted"):
         body = "[i dim]deleted[/]"
+    elif message.get("sealed"):
+        body = "[i dim]🔒 sealed: `svyaz secret read` opens it on the device that holds the chat[/]"
     else:
         body = escape(message.get("text") or "")
         if message.get("edited_at"):
