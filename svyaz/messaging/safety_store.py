@@ -14,6 +14,7 @@ from pymongo import ASCENDING
 from pymongo.database import Database
 from pymongo.errors import DuplicateKeyError
 
+from svyaz.messaging.at_rest import PLAINTEXT, REPORT_EVIDENCE, AtRest
 from svyaz.messaging.notifier import Push, push_key
 from svyaz.messaging.presence import GatewayState, Sighting, combined
 from svyaz.messaging.safety import Report
@@ -127,9 +128,12 @@ class MongoPresence(ThreadedAdapter):
 
 
 class MongoReports(ThreadedAdapter):
-    def __init__(self, moderation: Database, limiter: trio.CapacityLimiter) -> None:
+    """Reports, their note and message copies sealed at rest with `at_rest` (REPORT_EVIDENCE)."""
+
+    def __init__(self, moderation: Database, limiter: trio.CapacityLimiter, *, at_rest: AtRest = PLAINTEXT) -> None:
         super().__init__(limiter)
         self._reports = moderation["reports"]
+        self._at_rest = at_rest
 
     @blocking
     def ensure_indexes(self) -> None:
@@ -140,7 +144,7 @@ class MongoReports(ThreadedAdapter):
 
     @blocking
     def _add(self, report: Report) -> None:
-        self._reports.insert_one(_report_doc(report))
+        self._reports.insert_one(self._at_rest.sealed(REPORT_EVIDENCE, _report_doc(report)))
 
     async def open(self, *, limit: int) -> list[Report]:
         return await self._run(self._open, limit)
@@ -148,7 +152,7 @@ class MongoReports(ThreadedAdapter):
     @blocking
     def _open(self, limit: int) -> list[Report]:
         docs = self._reports.find({"status": "open"}).sort("created_at", ASCENDING).limit(limit)
-        return [_report(doc) for doc in docs]
+        return [_report(self._at_rest.opened(REPORT_EVIDENCE, doc)) for doc in docs]
 
 
 def _report_doc(report: Report) -> dict[str, Any]:
@@ -159,7 +163,7 @@ def _report_doc(report: Report) -> dict[str, Any]:
 
 def _report(doc: dict[str, Any]) -> Report:
     return Report(id=doc["_id"], reporter=doc["reporter"], account=doc["account"], reason=doc["reason"],
-                  note=doc["note"], messages=tuple(doc["messages"]), created_at=doc["created_at"],
+                  note=doc.get("note", ""), messages=tuple(doc.get("messages", ())), created_at=doc["created_at"],
                   status=doc["status"], decided_by=doc["decided_by"], decision=doc["decision"])
 
 

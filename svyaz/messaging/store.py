@@ -9,20 +9,37 @@ Collections of a bulkhead database (`<prefix>_private`): `messages`, `client_ids
 seq, the fast resend lookup), `heads` (a hint of each chat's last seq; reads probe past it, so it
 may lag but the answer does not), `cursors` (delivered/read position per chat and account).
 Chat list database (`<prefix>_chatlist`): `entries`, one per (account, chat).
+
+Message text and links, and chat-list previews, are sealed at rest when the adapter is given an
+`AtRest` with a sealer (svyaz/messaging/at_rest.py); documents written before that, in clear, are
+read as they are until `svyaz node content-key rewrap` seals them (`rewrap_documents`).
 """
 
 from __future__ import annotations
 
 import functools
-from collections.abc import Callable
-from dataclasses import asdict
+from collections import Counter
+from collections.abc import Callable, Iterator
+from dataclasses import asdict, dataclass, field
 from typing import Any, ParamSpec, TypeVar
 
 import trio
-from pymongo import ASCENDING, DESCENDING
+from pymongo import ASCENDING, DESCENDING, ReturnDocument
+from pymongo.collection import Collection
 from pymongo.database import Database
 from pymongo.errors import DuplicateKeyError, PyMongoError
 
+from svyaz.messaging.at_rest import (
+    CHAT_PREVIEW,
+    MESSAGE_CONTENT,
+    PLAINTEXT,
+    REPORT_EVIDENCE,
+    AtRest,
+    Protected,
+    StoreCorrupt,
+    has_content,
+    key_of,
+)
 from svyaz.messaging.chatlist import ChatListEntry
 from svyaz.messaging.errors import StoreUnavailable
 from svyaz.messaging.ids import message_id, private_participants
@@ -60,8 +77,9 @@ class ThreadedAdapter:
 
 
 class MongoMessageStore(ThreadedAdapter):
-    def __init__(self, database: Database, limiter: trio.CapacityLimiter) -> None:
+    def __init__(self, database: Database, limiter: trio.CapacityLimiter, *, at_rest: AtRest = PLAINTEXT) -> None:
         super().__init__(limiter)
+        self._at_rest = at_rest
         self._messages = database["messages"]
         self._client_ids = database["client_ids"]
         self._heads = database["heads"]
@@ -91,7 +109,7 @@ class MongoMessageStore(ThreadedAdapter):
     @blocking
     def _insert(self, message: Message) -> Inserted:
         try:
-            self._messages.insert_one(_message_doc(message))
+            self._messages.insert_one(self._doc(message))
         except DuplicateKeyError:
             return self._why_taken(message)
         try:
@@ -112,7 +130,7 @@ class MongoMessageStore(ThreadedAdapter):
             if holder is None:
                 raise StoreUnavailable(f"the store refused message {message.seq} of {message.chat} as a "
                                        "duplicate but holds no copy of it")
-        return Inserted(existing=_message(holder))
+        return Inserted(existing=self._message(holder))
 
     def _first_copy(self, message: Message) -> dict | None:
         known = self._client_ids.find_one({"_id": _client_key(message.chat, message.sender, message.client_id)})
@@ -128,7 +146,7 @@ class MongoMessageStore(ThreadedAdapter):
     @blocking
     def _get(self, chat: str, seq: int) -> Message | None:
         doc = self._messages.find_one({"_id": message_id(chat, seq)})
-        return _message(doc) if doc is not None else None
+        return self._message(doc) if doc is not None else None
 
     async def page(self, chat: str, seqs: range) -> list[Message]:
         return await self._run(self._page, chat, seqs)
@@ -137,14 +155,20 @@ class MongoMessageStore(ThreadedAdapter):
     def _page(self, chat: str, seqs: range) -> list[Message]:
         # One point read per message: `$in` on _id is not served from FerretDB's index.
         docs = (self._messages.find_one({"_id": message_id(chat, seq)}) for seq in seqs)
-        return [_message(doc) for doc in docs if doc is not None]
+        return [self._message(doc) for doc in docs if doc is not None]
 
     async def replace(self, message: Message) -> None:
         await self._run(self._replace, message)
 
     @blocking
     def _replace(self, message: Message) -> None:
-        self._messages.replace_one({"_id": message_id(message.chat, message.seq)}, _message_doc(message))
+        self._messages.replace_one({"_id": message_id(message.chat, message.seq)}, self._doc(message))
+
+    def _doc(self, message: Message) -> dict[str, Any]:
+        return self._at_rest.sealed(MESSAGE_CONTENT, _message_doc(message))
+
+    def _message(self, doc: dict[str, Any]) -> Message:
+        return _message(self._at_rest.opened(MESSAGE_CONTENT, doc))
 
     async def advance_cursor(self, chat: str, account: str, kind: str, seq: int) -> None:
         await self._run(self._advance_cursor, chat, account, kind, seq)
@@ -175,8 +199,9 @@ class MongoMessageStore(ThreadedAdapter):
 
 
 class MongoChatListStore(ThreadedAdapter):
-    def __init__(self, database: Database, limiter: trio.CapacityLimiter) -> None:
+    def __init__(self, database: Database, limiter: trio.CapacityLimiter, *, at_rest: AtRest = PLAINTEXT) -> None:
         super().__init__(limiter)
+        self._at_rest = at_rest
         self._entries = database["entries"]
 
     @blocking
@@ -189,28 +214,28 @@ class MongoChatListStore(ThreadedAdapter):
     @blocking
     def _get(self, account: str, chat: str) -> ChatListEntry | None:
         doc = self._entries.find_one({"_id": f"{account}|{chat}"})
-        return _entry(doc) if doc is not None else None
+        return self._entry(doc) if doc is not None else None
 
     async def put(self, entry: ChatListEntry) -> bool:
         return await self._run(self._put, entry)
 
     @blocking
     def _put(self, entry: ChatListEntry) -> bool:
-        doc = {**asdict(entry), "version": entry.version + 1}
+        key = f"{entry.account}|{entry.chat}"
+        doc = self._at_rest.sealed(CHAT_PREVIEW, {"_id": key, **asdict(entry), "version": entry.version + 1})
         if entry.version == 0:
             try:
-                self._entries.insert_one({"_id": f"{entry.account}|{entry.chat}", **doc})
+                self._entries.insert_one(doc)
             except DuplicateKeyError:
                 return False
             return True
         # The version is checked here and the write names the _id alone: FerretDB serves only an
         # exact _id filter from the index (a {_id, version} filter scans every entry), and it
         # rewrites documents read-then-write anyway, so its own conditional update is no stronger.
-        key = f"{entry.account}|{entry.chat}"
         stored = self._entries.find_one({"_id": key}, {"version": 1})
         if stored is None or stored["version"] != entry.version:
             return False
-        self._entries.replace_one({"_id": key}, doc)
+        self._entries.replace_one({"_id": key}, {name: value for name, value in doc.items() if name != "_id"})
         return True
 
     async def list(self, account: str, *, limit: int) -> list[ChatListEntry]:
@@ -219,7 +244,10 @@ class MongoChatListStore(ThreadedAdapter):
     @blocking
     def _list(self, account: str, limit: int) -> list[ChatListEntry]:
         docs = self._entries.find({"account": account}).sort("last_at", DESCENDING).limit(limit)
-        return [_entry(doc) for doc in docs]
+        return [self._entry(doc) for doc in docs]
+
+    def _entry(self, doc: dict[str, Any]) -> ChatListEntry:
+        return _entry(self._at_rest.opened(CHAT_PREVIEW, doc))
 
 
 class MongoMemberships(ThreadedAdapter):
@@ -334,3 +362,113 @@ def _message(doc: dict[str, Any]) -> Message:
 def _entry(doc: dict[str, Any]) -> ChatListEntry:
     # Fields added later are missing from older entries: those keep the field's default.
     return ChatListEntry(**{name: doc[name] for name in ChatListEntry.__dataclass_fields__ if name in doc})
+
+
+# Where sealed content lives, per database suffix of a node's store: what `content-key rewrap`
+# and `retire` walk. Comment threads live in the channels database with the posts.
+PROTECTED_COLLECTIONS: tuple[tuple[str, str, Protected], ...] = (
+    ("private", "messages", MESSAGE_CONTENT),
+    ("groups", "messages", MESSAGE_CONTENT),
+    ("channels", "messages", MESSAGE_CONTENT),
+    ("chatlist", "entries", CHAT_PREVIEW),
+    ("moderation", "reports", REPORT_EVIDENCE),
+)
+_MISSING = object()
+_RESEAL_ATTEMPTS = 5
+
+
+@dataclass
+class RewrapBatch:
+    """What one batch of `rewrap_documents` did: where it stopped, outcome counts, and the ids of
+    the documents that did not open (left as they are)."""
+
+    last_id: object
+    counts: Counter[str] = field(default_factory=Counter)
+    unreadable: list[object] = field(default_factory=list)
+
+
+def rewrap_documents(collection: Collection, spec: Protected, at_rest: AtRest, *, after: object = None,
+                     batch: int = 500) -> Iterator[RewrapBatch]:
+    """Seal every document of `collection` that holds `spec`'s fields in clear or under another
+    key than the current one, walking in `_id` order after `after` with one cursor (FerretDB
+    serves only `_id` from an index: a query per batch would scan the collection each time).
+    Yields once per `batch` documents, so a caller can record where to resume. Outcomes: current,
+    empty, sealed (was plaintext), resealed (was another key), unreadable, gone (deleted meanwhile)."""
+    assert at_rest.sealer is not None and at_rest.seal_new
+    query = {} if after is None else {"_id": {"$gt": after}}
+    done = RewrapBatch(after)
+    try:
+        for doc in collection.find(query, sort=[("_id", ASCENDING)], batch_size=batch):
+            outcome = _rewrap_one(collection, spec, at_rest, doc)
+            done.counts[outcome] += 1
+            if outcome == "unreadable":
+                done.unreadable.append(doc["_id"])
+            done.last_id = doc["_id"]
+            if done.counts.total() >= batch:
+                yield done
+                done = RewrapBatch(done.last_id)
+    except PyMongoError as err:
+        raise StoreUnavailable(f"the store did not answer while rewrapping {collection.full_name}: "
+                               f"{str(err).split(', Timeout:')[0]}") from err
+    yield done
+
+
+def _rewrap_one(collection: Collection, spec: Protected, at_rest: AtRest, doc: dict[str, Any]) -> str:
+    current = at_rest.current_key()
+    sealed_with = key_of(spec, doc)
+    in_clear = [name for name in spec.fields if name in doc]
+    if sealed_with == current and not in_clear:
+        return "current"
+    if sealed_with is None and not has_content(spec, doc):
+        return "empty"
+    try:
+        target = _target(spec, at_rest, doc)
+    except StoreCorrupt:
+        return "unreadable"
+    expected = _protected_state(spec, doc)
+    # A node may rewrite the document between this read and the write below (an edit, a delete, a
+    # new preview). The write returns what it replaced: if that is not what was read, the node's
+    # newer content was just overwritten, and is put back (sealed) from the returned copy.
+    for _ in range(_RESEAL_ATTEMPTS):
+        update: dict[str, Any] = {"$set": target["set"]} if target["set"] else {}
+        if target["unset"]:
+            update["$unset"] = dict.fromkeys(target["unset"], "")
+        before = collection.find_one_and_update({"_id": doc["_id"]}, update, return_document=ReturnDocument.BEFORE)
+        if before is None:
+            return "gone"
+        if _protected_state(spec, before) == expected:
+            return "sealed" if sealed_with is None else "resealed"
+        expected = {name: target["set"].get(name, _MISSING) for name in (spec.envelope, *spec.fields)}
+        try:
+            target = _target(spec, at_rest, before)
+        except StoreCorrupt:
+            return "unreadable"
+    raise StoreUnavailable(f"{collection.full_name} document {doc['_id']} kept changing while being rewrapped; "
+                           "run the rewrap again")
+
+
+def _target(spec: Protected, at_rest: AtRest, doc: dict[str, Any]) -> dict[str, Any]:
+    """The protected part of `doc` as it should be stored now: fields to $set and to $unset."""
+    values = {name: doc[name] for name in spec.fields if name in doc}
+    if spec.envelope in doc:
+        values.update(at_rest.open_envelope(spec, doc))
+    # Everything else of the protected part is unset, present or not: after a lost race the stored
+    # document holds what this rewrap wrote, not what `doc` shows.
+    if not has_content(spec, values):
+        return {"set": values, "unset": [spec.envelope]}
+    return {"set": at_rest.envelope(spec, doc["_id"], values),
+            "unset": list(spec.fields)}
+
+
+def _protected_state(spec: Protected, doc: dict[str, Any]) -> dict[str, Any]:
+    return {name: doc.get(name, _MISSING) for name in (spec.envelope, *spec.fields)}
+
+
+def first_sealed_with(collection: Collection, spec: Protected, key_id: str) -> object | None:
+    """The `_id` of a document of `collection` sealed with `key_id`, or None (one server-side scan)."""
+    try:
+        doc = collection.find_one({f"{spec.envelope}.k": key_id}, {"_id": 1})
+    except PyMongoError as err:
+        raise StoreUnavailable(f"the store did not answer while searching {collection.full_name}: "
+                               f"{str(err).split(', Timeout:')[0]}") from err
+    return doc["_id"] if doc is not None else None

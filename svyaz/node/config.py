@@ -39,9 +39,10 @@ class _Invalid(Exception):
         self.expected = expected
 
 
-def _setting(parse: Parser) -> Any:
-    """A dataclass field that knows how to parse and check its raw value."""
-    return field(metadata={"parse": parse})
+def _setting(parse: Parser, **default: Any) -> Any:
+    """A dataclass field that knows how to parse and check its raw value. A `default=` is for
+    sections built by hand (tests, tools); the loader always passes every value."""
+    return field(metadata={"parse": parse}, **default)
 
 
 def _to_int(value: object) -> int | None:
@@ -86,6 +87,15 @@ def _rate(value: object) -> float:
     if number is None or not math.isfinite(number) or number <= 0:
         raise _Invalid("a positive number per second")
     return number
+
+
+def _boolean(value: object) -> bool:
+    # TOML gives a bool; variables and flags give text. 1/0 are not accepted: `true` says what it means.
+    if isinstance(value, bool):
+        return value
+    if isinstance(value, str) and value.strip().lower() in ("true", "false"):
+        return value.strip().lower() == "true"
+    raise _Invalid("true or false")
 
 
 def _text(expected: str, pattern: str) -> Parser:
@@ -191,6 +201,10 @@ class StoreConfig:
     database_prefix: str = _setting(_DATABASE_PREFIX)
     timeout_s: float = _setting(_seconds)
     max_threads: int = _setting(_COUNT)
+    # Seal message text and links, chat-list previews and report copies with the node's content
+    # key (<node.data_dir>/content-keys/, docs/node.md). Off: new content is stored in clear, and
+    # what was sealed before stays readable while the key ring is there.
+    encrypt_content: bool = _setting(_boolean, default=True)
 
 
 @dataclass(frozen=True)
@@ -288,6 +302,7 @@ def default_settings(region: str) -> dict[str, dict[str, object]]:
             "database_prefix": f"svyaz_{region}",
             "timeout_s": 2.0,
             "max_threads": 8,
+            "encrypt_content": True,
         },
         "kafka": {"bootstrap_servers": f"127.0.0.1:{ports.kafka}", "topic_prefix": "", "timeout_s": 2.0},
         # The probe timeout is above the drivers' own timeouts, so a failing probe reports the

@@ -31,6 +31,7 @@ from svyaz.messaging.bus import (
     open_event_stream,
     private_events_topic,
 )
+from svyaz.messaging.at_rest import AtRest
 from svyaz.messaging.channels import Channels
 from svyaz.messaging.groups import GroupChats
 from svyaz.messaging.ids import CHANNEL, GROUP
@@ -48,6 +49,7 @@ from svyaz.messaging.notifier import FilePushSender, Notifier
 from svyaz.messaging.safety_store import MongoBlocks, MongoPresence, MongoPushLedger, MongoReports
 from svyaz.messaging.store import MongoChatListStore, MongoMemberships, MongoMessageStore
 from svyaz.node.config import NodeConfig
+from svyaz.node.content_keys import ContentKeyRing, key_dir
 from svyaz.node.delivery import LocalDelivery
 from svyaz.node.presence_recorder import PresenceRecorder
 from svyaz.node.errors import DependencyUnavailable
@@ -178,21 +180,36 @@ class FeedProbe:
             raise DependencyUnavailable("the live delivery feed is not positioned on the event topics yet")
 
 
+def content_at_rest(config: NodeConfig) -> AtRest:
+    """Content sealed with the node's key ring (created on first start) when store.encrypt_content
+    is on; when off, new content is stored in clear and an existing ring still opens older content."""
+    directory = key_dir(config.data_path)
+    if config.store.encrypt_content:
+        ring = ContentKeyRing.create_if_missing(directory)
+    elif directory.exists():
+        ring = ContentKeyRing.existing(directory)
+    else:
+        return AtRest(None)
+    ring.current_key_id()  # a ring that does not load stops the start, naming the problem
+    return AtRest(ring, seal_new=config.store.encrypt_content)
+
+
 @asynccontextmanager
 async def open_messaging(config: NodeConfig, client: MongoClient, identity_store: IdentityStore,
                          limiter: trio.CapacityLimiter) -> AsyncIterator[Messaging]:
     prefix, kafka = config.store.database_prefix, config.kafka
+    at_rest = await trio.to_thread.run_sync(content_at_rest, config)
     chat_list_db = client[f"{prefix}_chatlist"]
-    private = MongoMessageStore(client[f"{prefix}_private"], limiter)
-    group_messages = MongoMessageStore(client[f"{prefix}_groups"], limiter)
-    channel_messages = MongoMessageStore(client[f"{prefix}_channels"], limiter)
-    chat_list = MongoChatListStore(chat_list_db, limiter)
+    private = MongoMessageStore(client[f"{prefix}_private"], limiter, at_rest=at_rest)
+    group_messages = MongoMessageStore(client[f"{prefix}_groups"], limiter, at_rest=at_rest)
+    channel_messages = MongoMessageStore(client[f"{prefix}_channels"], limiter, at_rest=at_rest)
+    chat_list = MongoChatListStore(chat_list_db, limiter, at_rest=at_rest)
     group_members = MongoMemberships(client[f"{prefix}_groups"], chat_list_db, limiter)
     channel_members = MongoMemberships(client[f"{prefix}_channels"], chat_list_db, limiter)
     directory = IdentityDirectory(identity_store, limiter)
     blocks = MongoBlocks(client[f"{prefix}_core"], limiter)
     presence_store = MongoPresence(client[f"{prefix}_core"], limiter, gateway=config.node.id)
-    reports = MongoReports(client[f"{prefix}_moderation"], limiter)
+    reports = MongoReports(client[f"{prefix}_moderation"], limiter, at_rest=at_rest)
     async with open_event_publisher(kafka.bootstrap_servers, event_topics(kafka.topic_prefix),
                                     client_id=f"{config.node.id}-messages",
                                     timeout_s=max(kafka.timeout_s, 5.0)) as publisher:

@@ -9,6 +9,7 @@ import pytest
 
 from tests.integration.access.test_cli_accounts import output, svyaz
 from tests.integration.access.test_cli_messaging import register
+from tests.integration.messaging.test_content_at_rest import stored_report, stored_texts
 
 pytestmark = pytest.mark.usefixtures("stack")
 
@@ -154,12 +155,13 @@ async def test_a_blocked_account_cannot_write_or_see_presence_and_is_reported(no
     assert hidden_shown.strip() == "@alice:ru: hidden from you"
     assert alice_sees["visible"] is True  # the block is one way
     assert re.fullmatch(r"[0-9a-f]{32}", report["report"])
-    [stored] = node.database("moderation")["reports"].find({})
+    [doc] = node.database("moderation")["reports"].find({})
+    stored = stored_report(node, doc["_id"])   # note and copies are sealed at rest
     assert (stored["reporter"], stored["account"], stored["reason"], stored["note"]) == (
         "@alice:ru", "@spammer:ru", "spam", "ads")
     assert [m["text"] for m in stored["messages"]] == ["Cheap watches: http://spam.example"]
     assert unblocked.strip() == "unblocked @spammer:ru" and again["seq"] == 2
-    assert [m["text"] for m in node.database("private")["messages"].find({}).sort("_id")] == [
+    assert stored_texts(node, "private") == [
         "Cheap watches: http://spam.example", "sorry"]
 
 
@@ -195,4 +197,4 @@ async def test_bad_input_is_a_clear_error_and_stores_nothing(node, tmp_path):
     assert b"fix: svyaz channel post" in to_channel.stderr
     assert node.database("moderation")["reports"].count_documents({}) == 0
     assert node.database("groups")["messages"].count_documents({}) == 0
-    assert [m["text"] for m in node.database("channels")["messages"].find({})] == ["the one post"]
+    assert stored_texts(node, "channels") == ["the one post"]

@@ -23,6 +23,7 @@ from svyaz.e2e.session import Session, open_escrowed
 from svyaz.gost.keys import Curve, PrivateKey
 from svyaz.node.config import DEFAULT_POLICY_DIR
 from svyaz.node.service import run
+from tests.integration.messaging.test_content_at_rest import stored_report
 from tests.integration.access.conftest import RunningNode, node_config, until_serving
 from tests.integration.access.test_attack_script import register_and_login
 
@@ -135,7 +136,7 @@ async def test_a_recipient_reports_a_secret_message_and_a_forged_report_is_refus
         with pytest.raises(RemoteError) as own:
             await a.call("secret.report", chat=chat, seq=1, text="you will regret this",
                          franking_key=received["franking_key"], reason="abuse")
-    [stored] = list(node.database("moderation")["reports"].find({"_id": report}))
+    stored = stored_report(node, report)   # the copy is sealed at rest (test_content_at_rest.py)
     assert stored["account"] == "@alice:ru" and stored["messages"][0]["text"] == "you will regret this"
     assert forged.value.code == "report_not_genuine"
     assert own.value.code == "invalid_message"

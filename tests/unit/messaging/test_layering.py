@@ -12,9 +12,10 @@ from tests.layering import imported_modules, within
 
 MESSAGING_DIR = Path(svyaz.messaging.__file__).parent
 ALLOWED_SVYAZ = ("svyaz.errors", "svyaz.regions", "svyaz.identity.accounts", "svyaz.identity.errors",
-                 "svyaz.messaging", "svyaz.e2e")
+                 "svyaz.messaging", "svyaz.e2e", "svyaz.gost")
 DRIVERS = ("trio", "pymongo", "bson", "confluent_kafka")
-PURE_MODULES = ("ids", "content", "events", "chatlist", "model", "errors", "paging", "safety", "presence")
+PURE_MODULES = ("ids", "content", "events", "chatlist", "model", "errors", "paging", "safety", "presence",
+                "at_rest", "secret_policy")
 
 
 @pytest.mark.parametrize("path", sorted(MESSAGING_DIR.glob("*.py")), ids=lambda path: path.name)
