@@ -212,9 +212,10 @@ class Messenger:
 
     # --- groups -----------------------------------------------------------------------------------
 
-    async def create_group(self, title: str, members: Sequence[str] = ()) -> dict[str, Any]:
-        """A group owned by you, with `members` in it. -> {chat, kind, title, owner, created_at}."""
-        return await self._call("group.create", title=title, members=list(members))
+    async def create_group(self, title: str, members: Sequence[str] = (), *, secret: bool = False) -> dict[str, Any]:
+        """A group owned by you, with `members` in it; `secret`: its messages are sealed end to end
+        (svyaz.client.secret_groups). -> {chat, kind, title, owner, created_at}."""
+        return await self._call("group.create", title=title, members=list(members), **({"secret": True} if secret else {}))
 
     async def invite(self, chat: str, accounts: Sequence[str]) -> list[str]:
         """Add accounts to a group (owner and admins). -> those newly added."""

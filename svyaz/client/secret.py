@@ -5,6 +5,10 @@ vault (`secret_vault`) is saved after every change to a session and before anyth
 a message key is never used twice, even if the process dies mid-send. Messages this device has
 opened are kept in the vault's transcript, because their keys are gone once used: that is the
 forward secrecy, and it means a secret chat lives on the device that holds it.
+
+A 1:1 session also carries control messages for the device rather than its user: a member of a
+secret group hands its sender key to each other member that way (svyaz.client.secret_groups). They
+are applied to the vault's group state as they are opened, and kept out of the transcript shown.
 """
 
 from __future__ import annotations
@@ -17,8 +21,9 @@ from typing import Any
 from svyaz.client.messaging import SECRET_PREFIX, Messenger, new_client_id
 from svyaz.client.secret_vault import SecretVault
 from svyaz.e2e import handshake
-from svyaz.e2e.envelope import parse
+from svyaz.e2e.envelope import SENDER_KEY, parse
 from svyaz.e2e.errors import SecretChatError
+from svyaz.e2e.group import KEPT_KEYS_PER_SENDER, Distribution, PeerSenderKey
 from svyaz.e2e.prekeys import DeviceKeys, b64, check_bundle
 from svyaz.e2e.safety import safety_number
 from svyaz.e2e.session import Session
@@ -32,6 +37,41 @@ HISTORY_PAGE = 100
 def secret_chat_id(one: str, other: str) -> str:
     first, second = sorted((one, other))
     return f"{SECRET_PREFIX}{first}/{second}/{secrets.token_hex(8)}"
+
+
+def new_group_state() -> dict[str, Any]:
+    """A secret group as this device keeps it: its own sender key and whom it went to, and the
+    other members' sender keys (by sender, then key id as a string, oldest first)."""
+    return {"mine": None, "given_to": [], "peers": {}, "policy": None}
+
+
+def take_sender_key(state: dict[str, Any], sender: str, body: bytes) -> str:
+    """Keep the sender key `sender` handed this device over a 1:1 session. -> its group."""
+    distribution = Distribution.from_bytes(body)
+    if not distribution.group.startswith("g/"):
+        raise SecretChatError(f"a sender key for {distribution.group[:80]!r}, which is not a group")
+    group = state.setdefault("groups", {}).setdefault(distribution.group, new_group_state())
+    keys = group["peers"].setdefault(sender, {})
+    # The same key again (a member re-sending it) must not wind back a chain that has moved on.
+    if str(distribution.key_id) not in keys:
+        keys[str(distribution.key_id)] = PeerSenderKey.received(distribution, sender=sender).to_dict()
+        while len(keys) > KEPT_KEYS_PER_SENDER:
+            del keys[next(iter(keys))]
+    return distribution.group
+
+
+def read_up_to(state: dict[str, Any], chat: str) -> int:
+    """The last seq of `chat` this device has fetched. Not the transcript's highest seq: this
+    device's own message may be stored after one from the peer it has not fetched yet."""
+    if "read_up_to" not in state:  # a vault from before the cursor: its chats were read up to their highest seq
+        state["read_up_to"] = {held: max((entry["seq"] or 0 for entry in entries), default=0)
+                               for held, entries in state["transcript"].items()}
+    return state["read_up_to"].get(chat, 0)
+
+
+def in_order(transcript: list[dict[str, Any]]) -> None:
+    """Sort by seq; messages still on their way out (no seq yet) last."""
+    transcript.sort(key=lambda entry: (entry["seq"] is None, entry["seq"] or 0))
 
 
 def peer_of(me: str, chat: str) -> str:
@@ -82,12 +122,38 @@ class SecretChats:
         self.vault.save(state)
         return chat
 
+    async def pairwise(self, peer: str) -> str:
+        """A 1:1 secret chat with `peer` this device holds a session for; a new one if none."""
+        state = self.vault.load()
+        held = sorted(chat for chat in state["sessions"] if peer_of(self.me, chat) == peer)
+        # One the peer has answered in (no introduction pending) is the surest; any will do.
+        answered = [chat for chat in held if state["sessions"][chat].get("introduction") is None]
+        return (answered or held)[0] if held else await self.start(peer)
+
     async def send(self, chat: str, text: str) -> dict[str, Any]:
+        return await self._send(chat, lambda session: session.seal(text), {"text": text})
+
+    async def send_sender_key(self, chat: str, distribution: Distribution) -> dict[str, Any]:
+        """Hand a group sender key to the peer's device (a control message, not shown to anyone)."""
+        return await self._send(chat, lambda session: session.seal_control(SENDER_KEY, distribution.to_bytes()),
+                                {"control": "sender_key", "group": distribution.group})
+
+    async def receive_pairwise(self) -> None:
+        """Open what arrived in every 1:1 secret chat with news (sender keys for groups among it)."""
+        state = self.vault.load()
+        for line in await self.messenger.chats(limit=500):
+            chat = line.get("chat", "")
+            if not chat.startswith(SECRET_PREFIX):
+                continue
+            if line.get("last_seq", 0) > read_up_to(state, chat):
+                await self.receive(chat)
+
+    async def _send(self, chat: str, seal, shown: dict[str, Any]) -> dict[str, Any]:
         state = self.vault.load()
         session = self._session(state, chat)
-        sealed = session.seal(text)
+        sealed = seal(session)
         client_id = new_client_id()
-        entry = {"seq": None, "sender": self.me, "text": text, "client_id": client_id}
+        entry = {"seq": None, "sender": self.me, **shown, "client_id": client_id}
         state["sessions"][chat] = session.to_dict()
         state["transcript"].setdefault(chat, []).append(entry)
         self.vault.save(state)
@@ -103,16 +169,17 @@ class SecretChats:
         if chat not in state["sessions"]:  # a chat someone else started: it runs under our region's policy
             state["policy"] = await self.messenger.secret_policy()
         transcript = state["transcript"].setdefault(chat, [])
-        after = max((entry["seq"] or 0 for entry in transcript), default=0)
+        after = read_up_to(state, chat)
         while page := await self.messenger.history(chat, after=after, limit=HISTORY_PAGE):
             for message in page:
                 self._take(state, chat, message)
-            after = page[-1]["seq"]
+            after = state["read_up_to"][chat] = page[-1]["seq"]
+            in_order(transcript)
             self.vault.save(state)
-        return transcript
+        return [entry for entry in transcript if not entry.get("control")]
 
     def transcript(self, chat: str) -> list[dict[str, Any]]:
-        return self.vault.load()["transcript"].get(chat, [])
+        return [entry for entry in self.vault.load()["transcript"].get(chat, []) if not entry.get("control")]
 
     def safety_number(self, chat: str) -> str:
         return safety_number_in(self.vault, self.me, chat)
@@ -142,7 +209,17 @@ class SecretChats:
             transcript.append({**entry, "error": str(err)})
             return
         state["sessions"][chat] = session.to_dict()
-        transcript.append({**entry, "text": opened.text, "franking_key": b64(opened.franking_key)})
+        if opened.is_text:
+            transcript.append({**entry, "text": opened.text, "franking_key": b64(opened.franking_key)})
+        elif opened.kind == SENDER_KEY:
+            try:
+                group = take_sender_key(state, message["sender"], opened.control)
+            except SecretChatError as err:
+                transcript.append({**entry, "control": "sender_key", "error": str(err)})
+            else:
+                transcript.append({**entry, "control": "sender_key", "group": group})
+        else:  # a control message of a later version: its key is spent, so it is noted, not retried
+            transcript.append({**entry, "control": f"unknown kind {opened.kind}"})
 
     def _open(self, state: dict[str, Any], chat: str, message: dict[str, Any]):
         try:

@@ -18,6 +18,7 @@ from svyaz.client.chat_cli import _day_clock, _me, _text
 from svyaz.client.cli import _as_arg, _book, _command
 from svyaz.client.messaging import REPORT_REASONS, Messenger
 from svyaz.client.secret import SecretChats, held_chats, policy_in, safety_number_in
+from svyaz.client.secret_groups import SecretGroups, group_policy_in, held_groups, is_group
 from svyaz.client.secret_vault import SecretVault
 from svyaz.client.session import open_account_client
 from svyaz.e2e import escrow
@@ -26,16 +27,23 @@ from svyaz.gost.keys import PrivateKey
 
 
 def register(commands: argparse._SubParsersAction) -> None:
-    secret = commands.add_parser("secret", help="end-to-end encrypted chats (GOST): set-up, start, send, read, "
-                                                "safety, report, list")
+    secret = commands.add_parser("secret", help="end-to-end encrypted chats (GOST): set-up, start, group, send, "
+                                                "read, safety, report, list")
     actions = secret.add_subparsers(dest="secret_action", required=True, metavar="ACTION")
     _as_arg(_command(actions, "set-up", "make this device's secret-chat keys and publish the public halves",
                      _set_up))
     start = _command(actions, "start", "start a secret chat with an account (it must have set up its keys)", _start)
     start.add_argument("account", metavar="ACCOUNT", help="e.g. @bob:ru")
     _as_arg(start)
-    send = _command(actions, "send", "seal and send a message into a secret chat", _send)
-    send.add_argument("chat", metavar="CHAT", help="a secret chat id, sc/...")
+    group = actions.add_parser("group", help="secret groups (up to 50 members)")
+    group_actions = group.add_subparsers(dest="secret_group_action", required=True, metavar="ACTION")
+    create = _command(group_actions, "create", "create a secret group; its members must have run `secret set-up`",
+                      _group_create)
+    create.add_argument("title", metavar="TITLE")
+    create.add_argument("members", metavar="MEMBER", nargs="*", help="e.g. @bob:ru @carol:ru")
+    _as_arg(create)
+    send = _command(actions, "send", "seal and send a message into a secret chat or secret group", _send)
+    send.add_argument("chat", metavar="CHAT", help="a secret chat id, sc/..., or a secret group's, g/...")
     send.add_argument("text", metavar="TEXT", help='the message ("-" reads it from stdin)')
     _as_arg(send)
     read = _command(actions, "read", "fetch, open and show a secret chat", _read)
@@ -60,6 +68,23 @@ def register(commands: argparse._SubParsersAction) -> None:
                         help="a security officer to receive a share (repeat)")
     keygen.add_argument("--threshold", type=int, required=True, help="how many shares open a message key")
     keygen.add_argument("--out", type=Path, required=True, help="a new directory for the public key and shares")
+
+
+async def _with_secret_groups(args: argparse.Namespace, use) -> Any:
+    return await _with_secret_chats(args, lambda chats: use(SecretGroups(chats)))
+
+
+async def _group_create(args: argparse.Namespace) -> Any:
+    async def create(groups: SecretGroups) -> dict[str, Any]:
+        chat = await groups.create(args.title, args.members)
+        return {"chat": chat, "policy": group_policy_in(groups.vault.load(), chat)}
+
+    created = await _with_secret_groups(args, create)
+    if args.json:
+        return created
+    return (f"secret group {created['chat']} ({args.title})\n"
+            f"policy: {_POLICY_TEXT[created['policy']]}\n"
+            "each member's device gets your key, over your 1:1 secret chat with them, when you first send")
 
 
 async def _with_secret_chats(args: argparse.Namespace, use) -> Any:
@@ -90,14 +115,22 @@ async def _start(args: argparse.Namespace) -> Any:
 
 async def _send(args: argparse.Namespace) -> Any:
     text = _text(args.text)
-    ack = await _with_secret_chats(args, lambda chats: chats.send(args.chat, text))
+    if is_group(args.chat):
+        ack = await _with_secret_groups(args, lambda groups: groups.send(args.chat, text))
+    else:
+        ack = await _with_secret_chats(args, lambda chats: chats.send(args.chat, text))
     return ack if args.json else f"sent (sealed) as #{ack['seq']}"
 
 
 async def _read(args: argparse.Namespace) -> Any:
-    transcript = await _with_secret_chats(args, lambda chats: chats.receive(args.chat))
     book = _book()
-    policy = policy_in(SecretVault(book.directory, _me(book, args), book.secrets), _me(book, args), args.chat)
+    vault = SecretVault(book.directory, _me(book, args), book.secrets)
+    if is_group(args.chat):
+        transcript = await _with_secret_groups(args, lambda groups: groups.receive(args.chat))
+        policy = group_policy_in(vault.load(), args.chat)
+    else:
+        transcript = await _with_secret_chats(args, lambda chats: chats.receive(args.chat))
+        policy = policy_in(vault, _me(book, args), args.chat)
     if args.json:
         return {"chat": args.chat, "policy": policy,
                 "messages": [{k: v for k, v in entry.items() if k != "franking_key"} for entry in transcript]}
@@ -150,12 +183,18 @@ def _line(entry: dict[str, Any]) -> str:
     head = f"#{entry['seq'] or '?'} {_day_clock(entry.get('sent_at'))} {entry['sender']}:"
     if entry.get("deleted"):
         return f"{head} (deleted)"
+    if entry.get("pending"):
+        return f"{head} (waiting for the sender's key: read again later)"
     if entry.get("error"):
         return f"{head} (could not open: {entry['error']})"
     return f"{head} {entry['text']}"
 
 
 async def _safety(args: argparse.Namespace) -> Any:
+    if is_group(args.chat):
+        raise SvyazError("a secret group has no safety number of its own",
+                         hint="compare the safety number of your 1:1 secret chat with each member "
+                              "(`svyaz secret list`, then `svyaz secret safety sc/...`)")
     book = _book()
     me = _me(book, args)
     number = safety_number_in(SecretVault(book.directory, me, book.secrets), me, args.chat)
@@ -163,13 +202,18 @@ async def _safety(args: argparse.Namespace) -> Any:
 
 
 async def _report(args: argparse.Namespace) -> Any:
-    report = await _with_secret_chats(
-        args, lambda chats: chats.report(args.chat, args.seq, reason=args.reason, note=args.note))
+    if is_group(args.chat):
+        report = await _with_secret_groups(
+            args, lambda groups: groups.report(args.chat, args.seq, reason=args.reason, note=args.note))
+    else:
+        report = await _with_secret_chats(
+            args, lambda chats: chats.report(args.chat, args.seq, reason=args.reason, note=args.note))
     return {"report": report} if args.json else f"reported message #{args.seq}: report {report}"
 
 
 async def _list(args: argparse.Namespace) -> Any:
     book = _book()
     me = _me(book, args)
-    chats = held_chats(SecretVault(book.directory, me, book.secrets))
+    vault = SecretVault(book.directory, me, book.secrets)
+    chats = held_chats(vault) + held_groups(vault.load())
     return {"chats": chats} if args.json else ("\n".join(chats) or "no secret chats on this device")

@@ -32,7 +32,7 @@ class VaultError(SvyazError):
 
 
 def empty_state() -> dict[str, Any]:
-    return {"device": None, "sessions": {}, "transcript": {}}
+    return {"device": None, "sessions": {}, "transcript": {}, "groups": {}, "read_up_to": {}}
 
 
 class SecretVault:
@@ -40,6 +40,8 @@ class SecretVault:
         self.path = directory / "secret" / f"{account.replace('/', '_')}.vault"
         self._account = account
         self._store = secrets_store
+        # Read from the keyring once per vault object: a sealed-file keyring costs a PBKDF2 per read.
+        self._vault_key: bytes | None = None
 
     def load(self) -> dict[str, Any]:
         if not self.path.exists():
@@ -74,14 +76,16 @@ class SecretVault:
         return int.from_bytes(head[len(MAGIC):], "big") if head.startswith(MAGIC) else 0
 
     def _key(self, *, create: bool) -> bytes:
-        name = f"secret-vault:{self._account}"
-        stored = self._store.get(name)
-        if stored is None:
-            if not create:
-                raise VaultError(f"no vault key for {self._account} on this device", hint="start new secret chats")
-            stored = base64.b64encode(secrets.token_bytes(KEY_BYTES)).decode()
-            self._store.set(name, stored)
-        return base64.b64decode(stored)
+        if self._vault_key is None:
+            name = f"secret-vault:{self._account}"
+            stored = self._store.get(name)
+            if stored is None:
+                if not create:
+                    raise VaultError(f"no vault key for {self._account} on this device", hint="start new secret chats")
+                stored = base64.b64encode(secrets.token_bytes(KEY_BYTES)).decode()
+                self._store.set(name, stored)
+            self._vault_key = base64.b64decode(stored)
+        return self._vault_key
 
     def _associated(self) -> bytes:
         return MAGIC + self._account.encode()

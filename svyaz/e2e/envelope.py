@@ -1,6 +1,6 @@
 """A secret message on the wire: a small binary header, then the AEAD ciphertext and tag.
 
-    version(1) kind(1) counter(8, big-endian)
+    version(1) kind(1, flag 0x80 ESCROWED) counter(8, big-endian)
     [INTRODUCTION only: handshake nonce(8) signed prekey id(4) one-time prekey id(4)
                         initiator identity key(64) initiator ephemeral key(64)]
     [ESCROWED only: the message key wrapped for the region's escrow key (svyaz.e2e.escrow)]
@@ -10,6 +10,12 @@ The header is authenticated (it is part of the associated data) but not secret: 
 the public keys tell the node nothing it could read a message with. The initiator keeps sending
 INTRODUCTION envelopes until the first reply, so whichever of its messages arrives first lets the
 responder set the session up.
+
+The plaintext is franking key(32) | content kind(1) | body, the kind being TEXT or a control message
+such as a group's SENDER_KEY distribution (svyaz.e2e.group). The content kind is inside the
+ciphertext, so the node cannot tell a key distribution from a text.
+
+Group messages have their own kind, GROUP, and layout (svyaz.e2e.group); `parse` refuses them.
 """
 
 from __future__ import annotations
@@ -21,8 +27,10 @@ from svyaz.e2e.errors import MalformedEnvelope
 from svyaz.gost.aead import TAG_BYTES
 
 VERSION = 1
-INTRODUCTION, FOLLOWING = 1, 2
+INTRODUCTION, FOLLOWING, GROUP = 1, 2, 3
 ESCROWED = 0x80             # a flag on the kind byte
+# Content kinds, the byte after the franking key in the plaintext.
+TEXT, SENDER_KEY = 1, 2
 PUBLIC_KEY_BYTES = 64       # x || y of a 256-bit GOST R 34.10-2012 point
 HANDSHAKE_NONCE_BYTES = 8   # the VKO UKM
 NO_ONE_TIME_PREKEY = 0xFFFFFFFF
@@ -53,7 +61,8 @@ class Envelope:
 
     def header(self) -> bytes:
         kind = FOLLOWING if self.introduction is None else INTRODUCTION
-        header = _PREFIX.pack(VERSION, kind | (ESCROWED if self.escrow is not None else 0), self.counter)
+        kind |= ESCROWED if self.escrow is not None else 0
+        header = _PREFIX.pack(VERSION, kind, self.counter)
         if self.introduction is not None:
             intro = self.introduction
             one_time = NO_ONE_TIME_PREKEY if intro.one_time_prekey_id is None else intro.one_time_prekey_id
@@ -75,6 +84,8 @@ def parse(raw: bytes) -> Envelope:
     if version != VERSION:
         raise MalformedEnvelope(f"secret message version {version} is not one this client reads (it reads {VERSION})")
     kind, escrowed = flagged_kind & ~ESCROWED, bool(flagged_kind & ESCROWED)
+    if kind == GROUP:
+        raise MalformedEnvelope("this is a group message, not a message of a two-person secret chat")
     if kind not in (INTRODUCTION, FOLLOWING):
         raise MalformedEnvelope(f"unknown secret message kind {kind}")
     offset, introduction = _PREFIX.size, None

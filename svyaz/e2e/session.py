@@ -4,7 +4,9 @@ Each message is Kuznyechik AEAD (`svyaz.gost.aead`) under its own ratchet key. T
 data binds the envelope's header (with its escrow wrap, if the region's policy asks for one), the
 chat, the sender and the franking commitment, so the node cannot move a message to another chat,
 pass it off as someone else's, or swap its commitment or its wrap. Plaintext inside: the franking
-key, then the text in UTF-8.
+key, the content kind (TEXT, or SENDER_KEY for a group's key distribution: svyaz.e2e.group), then
+the text in UTF-8 or the control message's bytes. A control message is franked like an empty text:
+it is nothing a person wrote, so there is nothing to report, and the AEAD already binds its bytes.
 """
 
 from __future__ import annotations
@@ -33,6 +35,12 @@ class Sealed:
 class Opened:
     text: str
     franking_key: bytes  # kept by the recipient, revealed only to report this message
+    kind: int = wire.TEXT
+    control: bytes = b""  # a control message's body (kind != TEXT); its `text` is then ""
+
+    @property
+    def is_text(self) -> bool:
+        return self.kind == wire.TEXT
 
 
 @dataclass
@@ -48,15 +56,24 @@ class Session:
     escrow_key: bytes | None = None           # the region's escrow public key, under an escrow policy
 
     def seal(self, text: str) -> Sealed:
+        return self._seal(wire.TEXT, text.encode("utf-8"), text)
+
+    def seal_control(self, kind: int, body: bytes) -> Sealed:
+        """A control message (e.g. wire.SENDER_KEY) for the peer's device, not its user."""
+        if kind == wire.TEXT or not 0 < kind < 256:
+            raise ValueError(f"{kind} is not a control message kind")
+        return self._seal(kind, body, "")
+
+    def _seal(self, kind: int, body: bytes, franked_text: str) -> Sealed:
         counter, message_key, self.sending = self.sending.advance()
         franking_key = new_franking_key()
-        franked = commitment(franking_key, chat=self.chat, sender=self.me, text=text)
+        franked = commitment(franking_key, chat=self.chat, sender=self.me, text=franked_text)
         wrap = None if self.escrow_key is None else escrow.wrap(
             message_key, PublicKey.from_bytes(self.escrow_key, CURVE), context=escrow_context(self.chat, self.me, counter))
         header = wire.Envelope(counter=counter, body=b"", introduction=self.introduction, escrow=wrap).header()
-        body = Aead(message_key).seal(_nonce(counter), franking_key + text.encode("utf-8"),
-                                      _associated(header, self.chat, self.me, franked))
-        return Sealed(envelope=header + body, franking=franked)
+        ciphertext = Aead(message_key).seal(_nonce(counter), franking_key + bytes([kind]) + body,
+                                            _associated(header, self.chat, self.me, franked))
+        return Sealed(envelope=header + ciphertext, franking=franked)
 
     def open(self, envelope: wire.Envelope, franking: bytes) -> Opened:
         """The text of the peer's `envelope`; UndecryptableMessage (or ReplayedMessage) otherwise.
@@ -107,7 +124,14 @@ def open_with_key(message_key: bytes, envelope: wire.Envelope, *, chat: str, sen
         plaintext = Aead(message_key).open(_nonce(envelope.counter), envelope.body, associated)
     except AuthenticationFailed:
         raise UndecryptableMessage("this secret message does not authenticate: altered, or not for this chat") from None
-    franking_key, raw_text = plaintext[:FRANKING_KEY_BYTES], plaintext[FRANKING_KEY_BYTES:]
+    if len(plaintext) <= FRANKING_KEY_BYTES:
+        raise MalformedEnvelope("this secret message has no content kind")
+    franking_key, kind, raw_text = (plaintext[:FRANKING_KEY_BYTES], plaintext[FRANKING_KEY_BYTES],
+                                    plaintext[FRANKING_KEY_BYTES + 1:])
+    if kind != wire.TEXT:
+        if not is_genuine(franking, franking_key, chat=chat, sender=sender, text=""):
+            raise UndecryptableMessage("this secret control message's franking commitment does not match it")
+        return Opened(text="", franking_key=franking_key, kind=kind, control=raw_text)
     try:
         text = raw_text.decode("utf-8")
     except UnicodeDecodeError:

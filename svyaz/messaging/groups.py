@@ -3,28 +3,41 @@
 Designed for 200,000 members: a message is one stored document and one event addressed to the
 group (gateways deliver it to the members they hold); nothing is written per member. Members'
 unread counts come from the group's head and each member's read cursor.
+
+A **secret** group (made so at creation, for good) takes only sealed messages (`send_sealed`), which
+its members' devices encrypt with sender keys (svyaz.e2e.group); the node checks their shape and the
+region's escrow rule, stores and relays them, and refuses text there. It has at most
+MAX_SECRET_MEMBERS members: each member hands its sender key to every other one over a 1:1 secret
+chat, and again whenever someone leaves, so the work grows with the square of the size.
 """
 
 from __future__ import annotations
 
+import base64
 import time
 from collections.abc import Callable, Sequence
 
 from svyaz.identity.accounts import parse_account_id
 from svyaz.identity.errors import MalformedAccountId
 from svyaz.messaging import events
-from svyaz.messaging.content import clean_text, clean_title
+from svyaz.e2e import group as sealed_group
+from svyaz.e2e.errors import MalformedEnvelope
+from svyaz.messaging.content import clean_sealed, clean_text, clean_title
 from svyaz.messaging.errors import InvalidMessage, MessageNotFound, NotAParticipant, UnknownRecipient, Unreachable
-from svyaz.messaging.ids import GROUP, check_client_id, new_group_id
-from svyaz.messaging.model import ADMIN, MANAGERS, MEMBER, OWNER, ChatInfo, Message
+from svyaz.messaging.ids import GROUP, chat_kind, check_client_id, new_group_id
+from svyaz.messaging.model import ADMIN, MANAGERS, MEMBER, OWNER, SECRET_GROUP, ChatInfo, Message
 from svyaz.messaging.paging import page_range
 from svyaz.messaging.ports import AccountDirectory, EventPublisher, Memberships
 from svyaz.messaging.ratelimit import RateLimiter
 from svyaz.messaging.revisions import GROUP_MESSAGES, Revisions
+from svyaz.messaging.secret_policy import SecretChatPolicy
 from svyaz.messaging.shared import Audience
 from svyaz.messaging.writer import SequencedWriter
 
 MAX_INVITES = 1000
+MAX_SECRET_MEMBERS = 50
+# Whether a group is secret never changes, so it is remembered (up to this many groups).
+_SECRECY_CACHE = 10_000
 
 
 class GroupChats:
@@ -39,10 +52,15 @@ class GroupChats:
         self._send_limit = send_limit
         self._clock = clock
         self._revisions = Revisions(writer, self._audience, clock)
+        self._secrecy: dict[str, bool] = {}
 
-    async def create(self, owner: str, *, title: object, members: Sequence[object] = ()) -> ChatInfo:
-        info = ChatInfo(chat=new_group_id(self._region), kind=GROUP, title=clean_title(title), owner=owner,
-                        created_at=self._clock())
+    async def create(self, owner: str, *, title: object, members: Sequence[object] = (),
+                     secret: bool = False) -> ChatInfo:
+        """A group owned by `owner`; a `secret` one takes sealed messages only."""
+        info = ChatInfo(chat=new_group_id(self._region), kind=SECRET_GROUP if secret else GROUP,
+                        title=clean_title(title), owner=owner, created_at=self._clock())
+        if secret and len(members) + 1 > MAX_SECRET_MEMBERS:  # before looking up that many accounts
+            raise InvalidMessage(_too_many(len(members) + 1))
         invited = await self._checked_accounts(members, besides=owner)
         await self._memberships.create(info)
         await self._memberships.set_role(info.chat, owner, OWNER)
@@ -54,12 +72,15 @@ class GroupChats:
     async def invite(self, actor: str, *, chat: str, accounts: Sequence[object]) -> list[str]:
         """Add accounts (owner and admins only); returns those newly added."""
         await self._audience.require(chat, actor, MANAGERS)
-        added = []
-        for account in await self._checked_accounts(accounts, besides=actor):
-            if await self._memberships.role(chat, account) is None:
-                await self._add(chat, actor, account, MEMBER)
-                added.append(account)
-        return added
+        newcomers = [account for account in await self._checked_accounts(accounts, besides=actor)
+                     if await self._memberships.role(chat, account) is None]
+        if newcomers and await self._is_secret(chat):
+            size = await self._memberships.count(chat) + len(newcomers)
+            if size > MAX_SECRET_MEMBERS:
+                raise InvalidMessage(_too_many(size))
+        for account in newcomers:
+            await self._add(chat, actor, account, MEMBER)
+        return newcomers
 
     async def remove(self, actor: str, *, chat: str, account: str) -> bool:
         """Remove a member (owner: anyone but itself; admin: members only) or leave (oneself)."""
@@ -93,16 +114,44 @@ class GroupChats:
         if self._send_limit is not None:
             self._send_limit.take(sender)
         await self._audience.require(chat, sender)
+        if await self._is_secret(chat):
+            raise InvalidMessage("this is a secret group: its members' devices seal each message, and the node takes "
+                                 "no text there", hint="svyaz secret send (the call secret.send)")
         if reply_to is not None and await self._writer.messages.get(chat, reply_to) is None:
             raise MessageNotFound(f"{chat} has no message {reply_to}")
-        draft = Message(chat=chat, seq=0, sender=sender, client_id=check_client_id(client_id), text=cleaned,
-                        sent_at=self._clock(), reply_to=reply_to)
-        message = await self._writer.store(draft, then=lambda stored: self._audience.tell(
+        return await self._store(chat, sender, client_id, text=cleaned, reply_to=reply_to)
+
+    async def send_sealed(self, sender: str, *, chat: str, sealed: object, franking: object, client_id: object,
+                          policy: SecretChatPolicy) -> Message:
+        """A secret group's message, stored and relayed as the sender's device sealed it, once its
+        envelope has the shape, and the escrow wrap, the region's `policy` asks for."""
+        if chat_kind(chat) != GROUP:
+            raise InvalidMessage("sealed messages go to a secret chat (sc/...) or a secret group (g/...)")
+        await self._audience.require(chat, sender)
+        if not await self._is_secret(chat):
+            raise InvalidMessage("this group is not secret: its messages are text, sent with message.send",
+                                 hint="create a secret group (group.create with secret: true) for sealed messages")
+        envelope, commitment = clean_sealed(sealed, franking)
+        try:
+            wrap = sealed_group.parse(base64.b64decode(envelope)).escrow
+        except MalformedEnvelope as err:
+            raise InvalidMessage(f'"sealed" is not a group secret message envelope: {err}') from None
+        policy.check_escrow(wrap)
+        if self._send_limit is not None:
+            self._send_limit.take(sender)
+        return await self._store(chat, sender, client_id, text="", sealed=envelope, franking=commitment)
+
+    async def _store(self, chat: str, sender: str, client_id: object, **content) -> Message:
+        draft = Message(chat=chat, seq=0, sender=sender, client_id=check_client_id(client_id), sent_at=self._clock(),
+                        **content)
+        return await self._writer.store(draft, then=lambda stored: self._audience.tell(
             events.MESSAGE_CREATED, chat, sender, seq=stored.seq, data=stored.as_wire(), at=stored.sent_at))
-        return message
 
     async def edit(self, account: str, *, chat: str, seq: object, text: object) -> Message:
         """The author's new text, seen by every member."""
+        await self._audience.require(chat, account)  # before saying anything of the group
+        if await self._is_secret(chat):
+            raise InvalidMessage("secret messages cannot be edited: the node cannot read or change them")
         return await self._revisions.edit(account, chat=chat, seq=seq, text=text, audience=chat, rules=GROUP_MESSAGES)
 
     async def delete(self, account: str, *, chat: str, seq: object) -> Message:
@@ -128,6 +177,17 @@ class GroupChats:
         await self._audience.require(chat, account)
         return await self._memberships.members(chat, limit=max(1, min(int(limit), 1000)))
 
+    async def _is_secret(self, chat: str) -> bool:
+        known = self._secrecy.get(chat)
+        if known is None:
+            info = await self._memberships.info(chat)
+            if info is None:
+                return False  # no such group: membership checks answer for it
+            known = self._secrecy[chat] = info.secret
+            if len(self._secrecy) > _SECRECY_CACHE:
+                del self._secrecy[next(iter(self._secrecy))]
+        return known
+
     async def _add(self, chat: str, actor: str, account: str, role: str) -> None:
         await self._memberships.set_role(chat, account, role)
         await self._audience.member_changed(chat, actor, account, role)
@@ -148,3 +208,8 @@ class GroupChats:
             if account != besides and account not in checked:
                 checked.append(account)
         return checked
+
+
+def _too_many(size: int) -> str:
+    return (f"a secret group has at most {MAX_SECRET_MEMBERS} members ({size} asked): each member hands its "
+            "key to every other one")

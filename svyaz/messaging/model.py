@@ -52,6 +52,10 @@ class Cursors:
 
 OWNER, ADMIN, MEMBER, SUBSCRIBER = "owner", "admin", "member", "subscriber"
 MANAGERS = frozenset({OWNER, ADMIN})
+# The stored kind of a group whose messages are sealed on its members' devices (docs/secret-chats.md).
+# A kind rather than a flag of its own because the kind is stored already and a group is secret
+# from its creation to its end; its id is a group's (`g/...`) and its chat-list kind is "group".
+SECRET_GROUP = "secret_group"
 
 
 @dataclass(frozen=True)
@@ -63,3 +67,7 @@ class ChatInfo:
     title: str
     owner: str
     created_at: float
+
+    @property
+    def secret(self) -> bool:
+        return self.kind == SECRET_GROUP

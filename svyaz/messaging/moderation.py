@@ -22,7 +22,7 @@ from svyaz.e2e.franking import is_genuine
 from svyaz.messaging.channels import Channels
 from svyaz.messaging.errors import InvalidMessage, MessageNotFound, ReportNotGenuine
 from svyaz.messaging.groups import GroupChats
-from svyaz.messaging.ids import CHANNEL, COMMENTS, GROUP, chat_kind, is_secret, private_chat_id
+from svyaz.messaging.ids import CHANNEL, COMMENTS, GROUP, GROUP_PREFIX, chat_kind, is_secret, private_chat_id
 from svyaz.messaging.model import Message
 from svyaz.messaging.ports import BlockStore, ChatListStore, PresenceStore, ReportStore
 from svyaz.messaging.safety import MAX_EVIDENCE, Report, checked_account, new_report
@@ -72,7 +72,9 @@ class Moderation:
         """Report one secret message by revealing it: accepted only if the text and franking key
         open the commitment stored with the message (svyaz.e2e.franking), so the node learns that
         message and nothing else, and nobody can pin words on a sender who never wrote them."""
-        if not is_secret(chat) or not isinstance(seq, int) or not isinstance(text, str):
+        # A secret group's messages (g/...) carry a commitment too; a plain group's do not, and are refused below.
+        secret_or_group = is_secret(chat) or (isinstance(chat, str) and chat.startswith(GROUP_PREFIX))
+        if not secret_or_group or not isinstance(seq, int) or not isinstance(text, str):
             raise InvalidMessage('give the secret chat ("chat"), the message\'s "seq" and its revealed "text"')
         message = await self._read_one(reporter, chat, seq)
         sender = checked_account(message.sender, besides=reporter)

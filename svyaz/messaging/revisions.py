@@ -70,8 +70,9 @@ class Revisions:
                     await self._audience.require(audience, actor, rules.moderators)
                 except NotAParticipant as refused:
                     raise NotYourMessage("only its author or the chat's admins can delete a message") from refused
+            # A secret group's envelope goes too (its franking commitment stays for reports).
             deleted = replace(message, text="", deleted=True, edited_at=None, forwarded_from=None, links=(),
-                              media=None)
+                              media=None, sealed=None)
             await self._writer.messages.replace(deleted)
             await self._audience.tell(events.MESSAGE_DELETED, chat, actor, seq=deleted.seq, data=deleted.as_wire(),
                                       audience=audience)

@@ -74,7 +74,7 @@ class PrivateChats:
         """A secret chat's message: stored and relayed as the sender's device sealed it, once its
         envelope has the shape, and the escrow wrap, the region's policy asks for."""
         if not is_secret(chat):
-            raise InvalidMessage("sealed messages go to a secret chat (sc/...)")
+            raise InvalidMessage("sealed messages go to a secret chat (sc/...) or a secret group (g/...)")
         (recipient,) = self._participant(chat, sender)
         envelope, commitment = clean_sealed(sealed, franking)
         self._secret_policy.check_escrow(envelope_escrow(envelope))

@@ -119,7 +119,8 @@ async def open_node_api(config: NodeConfig) -> AsyncIterator[NodeApi]:
                 **MessageHandlers(messaging.chats, messaging.groups, messaging.channels, messaging.overview).routes(),
                 **SharedChatHandlers(messaging.groups, messaging.channels).routes(),
                 **SafetyHandlers(messaging.moderation, messaging.presence, audit).routes(),
-                **SecretChatHandlers(messaging.prekeys, messaging.chats, messaging.moderation, audit).routes(),
+                **SecretChatHandlers(messaging.prekeys, messaging.chats, messaging.moderation, audit,
+                                    groups=messaging.groups).routes(),
             }
             yield NodeApi(
                 api=Api(region=region, guard=guard, handlers=handlers, self_checked=RoleHandlers.SELF_CHECKED),

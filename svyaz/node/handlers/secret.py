@@ -1,8 +1,9 @@
 """keys.*, secret.send, secret.report, secret.policy: secret chats over the call API.
 
 The node relays what devices seal and never holds a key that opens it: it keeps public prekey
-bundles (svyaz.messaging.prekeys) and stores sealed envelopes as private-chat messages, so
-history, receipts, deletion and the chat list work for secret chats as for any private chat.
+bundles (svyaz.messaging.prekeys) and stores sealed envelopes as private-chat messages, or as
+messages of a secret group (`g/...` made with `group.create` and `secret: true`), so history,
+receipts, deletion and the chat list work for secret chats as for any other.
 A secret report reveals one message to moderators and is written to the audit log like any report.
 """
 
@@ -12,6 +13,8 @@ from typing import Any
 
 from svyaz.compliance.audit.event import AuditEvent, AuditSink
 from svyaz.messaging.content import MAX_SEALED_BYTES, MAX_TEXT_CHARS
+from svyaz.messaging.groups import GroupChats
+from svyaz.messaging.ids import GROUP_PREFIX
 from svyaz.messaging.moderation import Moderation
 from svyaz.messaging.prekeys import PrekeyDirectory
 from svyaz.messaging.service import PrivateChats
@@ -25,11 +28,12 @@ SEALED_LIMIT = MAX_SEALED_BYTES * 4 // 3 + 4
 
 class SecretChatHandlers:
     def __init__(self, prekeys: PrekeyDirectory, chats: PrivateChats, moderation: Moderation,
-                 audit: AuditSink) -> None:
+                 audit: AuditSink, groups: GroupChats | None = None) -> None:
         self._prekeys = prekeys
         self._chats = chats
         self._moderation = moderation
         self._audit = audit
+        self._groups = groups
 
     def routes(self) -> dict[str, Handler]:
         return {"keys.publish": self.publish, "keys.count": self.count, "keys.claim": self.claim,
@@ -53,9 +57,14 @@ class SecretChatHandlers:
 
     async def send(self, call: Call) -> dict[str, Any]:
         args = only(call, "chat", "sealed", "franking", "client_id")
-        message = await self._chats.send_sealed(
-            me(call), chat=text(args, "chat", limit=ID_LIMIT), sealed=text(args, "sealed", limit=SEALED_LIMIT),
-            franking=text(args, "franking", limit=64), client_id=text(args, "client_id", limit=64))
+        chat = text(args, "chat", limit=ID_LIMIT)
+        sealed = dict(sealed=text(args, "sealed", limit=SEALED_LIMIT), franking=text(args, "franking", limit=64),
+                      client_id=text(args, "client_id", limit=64))
+        if chat.startswith(GROUP_PREFIX) and self._groups is not None:
+            # The region's policy is the one the prekey directory hands out with every bundle.
+            message = await self._groups.send_sealed(me(call), chat=chat, policy=self._prekeys.policy, **sealed)
+        else:
+            message = await self._chats.send_sealed(me(call), chat=chat, **sealed)
         return ack(message)
 
     async def report(self, call: Call) -> dict[str, Any]:

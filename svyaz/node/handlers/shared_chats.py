@@ -6,6 +6,7 @@ from typing import Any
 
 from svyaz.messaging.channels import Channels
 from svyaz.messaging.groups import GroupChats
+from svyaz.messaging.ids import GROUP
 from svyaz.messaging.model import ChatInfo
 from svyaz.node.api import Call, Handler
 from svyaz.node.errors import InvalidField
@@ -30,9 +31,10 @@ class SharedChatHandlers:
         }
 
     async def create_group(self, call: Call) -> dict[str, Any]:
-        args = only(call, "title", "members")
+        args = only(call, "title", "members", "secret")
         info = await self._groups.create(me(call), title=text(args, "title", limit=_TITLE_LIMIT),
-                                         members=_accounts(args, "members", required=False))
+                                         members=_accounts(args, "members", required=False),
+                                         secret=flag(args, "secret"))
         return _info(info)
 
     async def invite(self, call: Call) -> dict[str, Any]:
@@ -95,5 +97,9 @@ def _accounts(args, name: str, *, required: bool = True) -> list[str]:
 
 
 def _info(info: ChatInfo) -> dict[str, Any]:
-    return {"chat": info.chat, "kind": info.kind, "title": info.title, "owner": info.owner,
-            "created_at": info.created_at}
+    # A secret group is a group on the wire (as in the chat list), with `secret` saying which.
+    wire = {"chat": info.chat, "kind": GROUP if info.secret else info.kind, "title": info.title,
+            "owner": info.owner, "created_at": info.created_at}
+    if info.secret:
+        wire["secret"] = True
+    return wire
