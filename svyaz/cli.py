@@ -16,6 +16,7 @@ def build_parser() -> argparse.ArgumentParser:
     from svyaz.client import chat_cli, safety_cli, secret_cli, shared_cli
     from svyaz.client import cli as client_cli
     from svyaz.compliance.audit import cli as audit_cli
+    from svyaz.federation import cli as federation_cli
     from svyaz.node import cli as node_cli
     from svyaz.tui import cli as tui_cli
     from svyaz.stack import cli as stack_cli
@@ -23,6 +24,7 @@ def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="svyaz", description="Svyaz regional messenger node and tools")
     commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
     stack_cli.register(commands)
+    federation_cli.register(commands)
     node_cli.register(commands)
     client_cli.register(commands)
     chat_cli.register(commands)

@@ -10,6 +10,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from svyaz.errors import SvyazError
+from svyaz.federation import mm2
 from svyaz.regions import PORTS
 from svyaz.stack import probes
 from svyaz.stack.topology import kafka_bootstrap
@@ -18,6 +19,7 @@ from svyaz.stack.topology import kafka_bootstrap
 JVM_OPTS = ["-Xms64m", "-XX:+UseSerialGC", "-XX:+ExitOnOutOfMemoryError", "-Djava.awt.headless=true"]
 BROKER_HEAP = "-Xmx512m"
 MIRROR_HEAP = "-Xmx384m"
+STACK_HEADER = "# Written by `svyaz stack up` from the region list; edits are overwritten."
 
 
 @dataclass(frozen=True)
@@ -174,7 +176,8 @@ class MirrorMaker(Service):
 
     The allow-list is the whole point: each flow `a->b` replicates the topic `outbox.b` and nothing
     else, arriving in b's cluster as `a.outbox.b`. Heartbeats and checkpoints are turned off so that
-    no other topic crosses a border either.
+    no other topic crosses a border either. The properties come from `svyaz.federation.mm2`, the
+    generator `svyaz federation mm2-config` uses too.
     """
 
     name = "mirrormaker"
@@ -188,46 +191,11 @@ class MirrorMaker(Service):
 
     @property
     def flows(self) -> list[tuple[str, str]]:
-        return [(a, b) for a in self.regions for b in self.regions if a != b]
+        return mm2.flows(self.regions)
 
     def properties(self) -> str:
-        lines = [
-            "# Written by `svyaz stack up` from the region list; edits are overwritten.",
-            f"clusters = {', '.join(self.regions)}",
-            # Plugin discovery by ServiceLoader manifests instead of a classpath scan (~5 s per
-            # scan): once here for the process, and per cluster below for each herder's worker.
-            "plugin.discovery = service_load",
-        ]
-        for region in self.regions:
-            lines += [
-                f"{region}.bootstrap.servers = {kafka_bootstrap(region)}",
-                # Latency over batching: a federated message should cross in well under a second.
-                f"{region}.consumer.fetch.max.wait.ms = 50",
-                f"{region}.producer.linger.ms = 0",
-                f"{region}.plugin.discovery = service_load",
-            ]
-        for source, target in self.flows:
-            lines += [
-                f"{source}->{target}.enabled = true",
-                f"{source}->{target}.topics = outbox\\.{target}",
-            ]
-        lines += [
-            "tasks.max = 1",
-            "replication.factor = 1",
-            "checkpoints.topic.replication.factor = 1",
-            "heartbeats.topic.replication.factor = 1",
-            "offset-syncs.topic.replication.factor = 1",
-            "offset.storage.replication.factor = 1",
-            "status.storage.replication.factor = 1",
-            "config.storage.replication.factor = 1",
-            "emit.heartbeats.enabled = false",
-            "emit.checkpoints.enabled = false",
-            "sync.group.offsets.enabled = false",
-            "sync.topic.acls.enabled = false",
-            "refresh.topics.interval.seconds = 10",
-            "",
-        ]
-        return "\n".join(lines)
+        # The one generator (also behind `svyaz federation mm2-config`), with the stack's addresses.
+        return mm2.properties({region: kafka_bootstrap(region) for region in self.regions}, header=STACK_HEADER)
 
     @property
     def config_path(self) -> Path:
