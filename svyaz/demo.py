@@ -3,7 +3,9 @@
 Starts a node per region (as `svyaz node serve` subprocesses, logs under the state dir), shows
 each node's readiness and a WebSocket round trip, shows a federation outbox record crossing a
 border while a private topic stays home, registers and signs in two accounts, shows a forbidden
-call and verifies the audit log, then stops the nodes (or keeps them with --keep-running).
+call and verifies the audit log, runs a private chat, a channel and a group, then a secret chat
+between two devices (what the node stores, what the other device opens, the safety number), and
+stops the nodes (or keeps them with --keep-running).
 """
 
 from __future__ import annotations
@@ -14,6 +16,7 @@ import os
 import signal
 import subprocess
 import sys
+import tempfile
 import time
 import urllib.error
 import urllib.request
@@ -25,6 +28,9 @@ import trio
 from trio_websocket import open_websocket_url
 
 from svyaz.client.connection import RemoteError, open_node_client
+from svyaz.client.messaging import Messenger
+from svyaz.client.secret import SecretChats, policy_in
+from svyaz.client.secret_vault import SecretVault
 from svyaz.errors import SvyazError
 from svyaz.regions import PORTS, default_state_dir
 from svyaz.stack.manager import Stack
@@ -75,6 +81,9 @@ def run_demo(args: argparse.Namespace) -> int:
 
         _title(f"6. Messaging on the {regions[0]} node: a private chat, a channel with comments, a group")
         trio.run(_show_private_chat, regions[0])
+
+        _title(f"7. A secret chat on the {regions[0]} node: end-to-end with GOST (VKO, Kuznyechik AEAD)")
+        trio.run(_show_secret_chat, regions[0])
 
         print()
         if args.keep_running:
@@ -234,6 +243,44 @@ async def _show_private_chat(region: str) -> None:
         lines = {c["title"]: c["unread"] for c in (await b.call("chat.list"))["chats"]}
         print(f"   group {group['title']!r}: {in_group['message']['text']!r} reached {boris} live; "
               f"{boris}'s chat list (title: unread) {lines}")
+
+
+class _DemoKeyring(dict):
+    """The demo's devices keep their vault keys in memory (a real device uses the OS keyring)."""
+
+    def set(self, account: str, value: str) -> None:
+        self[account] = value
+
+    def delete(self, account: str) -> None:
+        self.pop(account, None)
+
+
+async def _show_secret_chat(region: str) -> None:
+    suffix = uuid.uuid4().hex[:6]
+    password = "demo harbour lantern " + suffix
+    url = f"ws://127.0.0.1:{PORTS[region].gateway}/"
+    vera, oleg = f"@vera_{suffix}:{region}", f"@oleg_{suffix}:{region}"
+    vera_tokens, oleg_tokens = await _sign_up(url, vera, password), await _sign_up(url, oleg, password)
+    with tempfile.TemporaryDirectory(prefix="svyaz-demo-devices-") as devices:
+        async with open_node_client(url, access_token=vera_tokens["access_token"]) as v, \
+                open_node_client(url, access_token=oleg_tokens["access_token"]) as o:
+            on_vera = SecretChats(Messenger(v, account=vera), SecretVault(Path(devices) / "vera", vera, _DemoKeyring()),
+                                  me=vera)
+            on_oleg = SecretChats(Messenger(o, account=oleg), SecretVault(Path(devices) / "oleg", oleg, _DemoKeyring()),
+                                  me=oleg)
+            held = await on_oleg.set_up()
+            print(f"   {oleg}'s device published its identity key, a signed prekey and {held} one-time prekeys")
+            chat = await on_vera.start(oleg)
+            print(f"   {vera} started {chat} (policy: {policy_in(on_vera.vault, vera, chat)})")
+            ack = await on_vera.send(chat, "Код от сейфа: 4711")
+            [stored] = (await o.call("message.history", chat=chat))["messages"]
+            print(f"   the node stored #{ack['seq']}: text {stored['text']!r}, a {len(stored['sealed'])}-character "
+                  f"sealed envelope and a franking commitment; no plaintext")
+            [opened] = await on_oleg.receive(chat)
+            print(f"   {oleg}'s device opened it: {opened['text']!r}")
+            same = on_vera.safety_number(chat) == on_oleg.safety_number(chat)
+            print(f"   safety number {on_oleg.safety_number(chat)} ({'the same' if same else 'DIFFERENT'} "
+                  "on both devices: no key was swapped)")
 
 
 async def _next_event(client, kind: str, chat: str | None = None) -> dict:
