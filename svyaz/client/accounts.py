@@ -17,11 +17,12 @@ import keyring
 import keyring.backends.fail
 import keyring.errors
 
-from svyaz.client.sealed_file import read_sealed, write_sealed
+from svyaz.client.sealed_file import KDF_ITERATIONS, MIN_KDF_ITERATIONS, read_sealed, write_sealed
 from svyaz.errors import SvyazError
 
 KEYRING_SERVICE = "svyaz"
 PASSPHRASE_VARIABLE = "SVYAZ_KEYRING_PASSPHRASE"
+ITERATIONS_VARIABLE = "SVYAZ_KEYRING_KDF_ITERATIONS"
 
 
 class AccountBookError(SvyazError):
@@ -60,9 +61,10 @@ class KeyringSecrets:
 class SealedFileSecrets:
     """All accounts' secrets in one GOST-sealed file, for machines without a keyring."""
 
-    def __init__(self, path: Path, passphrase: str) -> None:
+    def __init__(self, path: Path, passphrase: str, *, iterations: int = KDF_ITERATIONS) -> None:
         self.path = path
         self._passphrase = passphrase
+        self._iterations = iterations  # for a new file; an existing one keeps its own
 
     def _load(self) -> dict[str, str]:
         if not self.path.exists():
@@ -70,7 +72,7 @@ class SealedFileSecrets:
         return json.loads(read_sealed(self.path, self._passphrase))
 
     def _save(self, secrets: dict[str, str]) -> None:
-        write_sealed(self.path, json.dumps(secrets).encode(), self._passphrase)
+        write_sealed(self.path, json.dumps(secrets).encode(), self._passphrase, iterations=self._iterations)
 
     def get(self, account: str) -> str | None:
         return self._load().get(account)
@@ -96,7 +98,18 @@ def default_secret_store(directory: Path) -> SecretStore:
             hint=f"set {PASSPHRASE_VARIABLE} to a passphrase: tokens are then kept in "
                  f"{directory / 'tokens.sealed'}, sealed with GOST (Kuznyechik + HMAC-Streebog)",
         )
-    return SealedFileSecrets(directory / "tokens.sealed", passphrase)
+    return SealedFileSecrets(directory / "tokens.sealed", passphrase, iterations=_kdf_iterations())
+
+
+def _kdf_iterations() -> int:
+    """The sealed file's work factor for a new file: the default, or SVYAZ_KEYRING_KDF_ITERATIONS
+    (the test suite lowers it, as it lowers the node's password hashing)."""
+    raw = os.environ.get(ITERATIONS_VARIABLE)
+    if raw is None:
+        return KDF_ITERATIONS
+    if not raw.isdigit() or int(raw) < MIN_KDF_ITERATIONS:
+        raise AccountBookError(f"{ITERATIONS_VARIABLE} must be a whole number of at least {MIN_KDF_ITERATIONS}")
+    return int(raw)
 
 
 def default_directory() -> Path:

@@ -14,8 +14,9 @@ PASSWORD = "amber river compass 19"
 
 
 async def svyaz(tmp_path, *args: str, stdin: str | None = None, check: bool = True) -> subprocess.CompletedProcess:
+    # A cheap work factor for the sealed tokens file, as the node's tests lower password hashing.
     env = {**os.environ, "SVYAZ_CLIENT_DIR": str(tmp_path / "client"),
-           "SVYAZ_KEYRING_PASSPHRASE": "device passphrase for tests"}
+           "SVYAZ_KEYRING_PASSPHRASE": "device passphrase for tests", "SVYAZ_KEYRING_KDF_ITERATIONS": "1000"}
     with trio.fail_after(60):
         result = await trio.run_process([sys.executable, "-m", "svyaz.cli", *args], stdin=(stdin or "").encode(),
                                         capture_stdout=True, capture_stderr=True, env=env, check=False)
