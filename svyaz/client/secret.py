@@ -116,7 +116,7 @@ class SecretChats:
         peer_keys = check_bundle(claimed, max_one_time=1)
         chat = secret_chat_id(self.me, peer)
         session = handshake.start(chat=chat, me=self.me, peer=peer, identity=device.identity, peer_keys=peer_keys,
-                                  escrow_key=_escrow_key(claimed.get("policy")))
+                                  escrow_key=escrow_key_of(claimed.get("policy")))
         state["sessions"][chat] = session.to_dict()
         state["transcript"][chat] = []
         self.vault.save(state)
@@ -195,9 +195,7 @@ class SecretChats:
     def _take(self, state: dict[str, Any], chat: str, message: dict[str, Any]) -> None:
         transcript = state["transcript"][chat]
         if message["sender"] == self.me:
-            for entry in transcript:
-                if entry.get("client_id") == message["client_id"]:
-                    entry.update(seq=message["seq"], sent_at=message["sent_at"])
+            note_own_message(transcript, message)
             return
         entry = {"seq": message["seq"], "sender": message["sender"], "sent_at": message["sent_at"]}
         if message.get("deleted"):
@@ -235,7 +233,7 @@ class SecretChats:
         device = DeviceKeys.from_dict(state["device"])
         session = handshake.accept(chat=chat, me=self.me, peer=message["sender"], device=device,
                                    introduction=envelope.introduction,
-                                   escrow_key=_escrow_key(state.get("policy")))
+                                   escrow_key=escrow_key_of(state.get("policy")))
         opened = session.open(envelope, franking)
         state["device"] = device.to_dict()  # the one-time prekey is spent only once the message opened
         return opened, session
@@ -249,7 +247,7 @@ def policy_in(vault: SecretVault, me: str, chat: str) -> str:
     return "escrow" if _session(vault.load(), me, chat).escrow_key is not None else "strict"
 
 
-def _escrow_key(policy: object) -> bytes | None:
+def escrow_key_of(policy: object) -> bytes | None:
     """The escrow public key a policy from the node names, or None under a strict policy."""
     if not isinstance(policy, dict) or policy.get("mode") != "escrow":
         return None
@@ -257,6 +255,14 @@ def _escrow_key(policy: object) -> bytes | None:
         return base64.b64decode(str(policy.get("escrow_key")), validate=True)
     except binascii.Error:
         raise SvyazError("the node's secret-chat policy names an escrow key that is not base64") from None
+
+
+def note_own_message(transcript: list[dict[str, Any]], message: dict[str, Any]) -> None:
+    """This device's own message, as the node stored it: its text is already in the transcript
+    (its key is gone), so only its seq and time are filled in."""
+    for entry in transcript:
+        if entry.get("client_id") == message["client_id"]:
+            entry.update(seq=message["seq"], sent_at=message["sent_at"])
 
 
 def held_chats(vault: SecretVault) -> list[str]:

@@ -19,7 +19,7 @@ import binascii
 from typing import Any
 
 from svyaz.client.messaging import new_client_id
-from svyaz.client.secret import SecretChats, _escrow_key, in_order, new_group_state, read_up_to
+from svyaz.client.secret import SecretChats, escrow_key_of, in_order, new_group_state, note_own_message, read_up_to
 from svyaz.e2e import group as sealed_group
 from svyaz.e2e.errors import SecretChatError
 from svyaz.e2e.group import NoSenderKey, PeerSenderKey, SenderKey
@@ -62,7 +62,7 @@ class SecretGroups:
         if decision.new_key:
             policy = await self.messenger.secret_policy()
             old = [] if group["mine"] is None else [group["mine"]["key_id"]]
-            key = SenderKey.create(group=chat, me=self.me, escrow_key=_escrow_key(policy), avoid=old)
+            key = SenderKey.create(group=chat, me=self.me, escrow_key=escrow_key_of(policy), avoid=old)
             group.update(mine=key.to_dict(), given_to=[], policy=policy.get("mode"))
             self.vault.save(state)
         for member in decision.send_to:
@@ -123,9 +123,7 @@ class SecretGroups:
     def _take(self, state: dict[str, Any], group: dict[str, Any], chat: str, message: dict[str, Any]) -> None:
         transcript = state["transcript"][chat]
         if message["sender"] == self.me:
-            for entry in transcript:
-                if entry.get("client_id") == message["client_id"]:
-                    entry.update(seq=message["seq"], sent_at=message["sent_at"])
+            note_own_message(transcript, message)
             return
         entry = {"seq": message["seq"], "sender": message["sender"], "sent_at": message["sent_at"]}
         transcript.append(entry)

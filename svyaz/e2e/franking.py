@@ -13,6 +13,7 @@ from __future__ import annotations
 import hmac
 import secrets
 
+from svyaz.e2e.errors import MalformedEnvelope, UndecryptableMessage
 from svyaz.gost.kdf import hmac_streebog256
 
 FRANKING_KEY_BYTES = 32
@@ -34,3 +35,16 @@ def is_genuine(stored_commitment: bytes, franking_key: bytes, *, chat: str, send
     if len(franking_key) != FRANKING_KEY_BYTES:
         return False
     return hmac.compare_digest(stored_commitment, commitment(franking_key, chat=chat, sender=sender, text=text))
+
+
+def franked_text(raw_text: bytes, franking_key: bytes, stored_commitment: bytes, *, chat: str, sender: str) -> str:
+    """The UTF-8 text of an opened message, once the commitment the node holds matches it: a
+    message that could not be reported is refused (a sender must not be able to send one)."""
+    try:
+        text = raw_text.decode("utf-8")
+    except UnicodeDecodeError:
+        raise MalformedEnvelope("this secret message's text is not UTF-8") from None
+    if not is_genuine(stored_commitment, franking_key, chat=chat, sender=sender, text=text):
+        raise UndecryptableMessage("this secret message's franking commitment does not match it; refused, "
+                                   "since it could not be reported")
+    return text

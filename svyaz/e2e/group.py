@@ -37,7 +37,7 @@ from typing import Any
 from svyaz.e2e import escrow
 from svyaz.e2e.envelope import ESCROW_WRAP_BYTES, ESCROWED, GROUP, PUBLIC_KEY_BYTES, VERSION
 from svyaz.e2e.errors import MalformedEnvelope, SecretChatError, UndecryptableMessage
-from svyaz.e2e.franking import FRANKING_KEY_BYTES, commitment, is_genuine, new_franking_key
+from svyaz.e2e.franking import FRANKING_KEY_BYTES, commitment, franked_text, new_franking_key
 from svyaz.e2e.prekeys import CURVE, b64, unb64
 from svyaz.e2e.ratchet import ReceivingChain, SendingChain
 from svyaz.e2e.session import Opened, Sealed
@@ -260,14 +260,8 @@ def open_with_key(message_key: bytes, envelope: GroupEnvelope, *, group: str, se
     except AuthenticationFailed:
         raise UndecryptableMessage("this group message does not authenticate: altered, or not for this group") from None
     franking_key, raw_text = plaintext[:FRANKING_KEY_BYTES], plaintext[FRANKING_KEY_BYTES:]
-    try:
-        text = raw_text.decode("utf-8")
-    except UnicodeDecodeError:
-        raise MalformedEnvelope("this group message's text is not UTF-8") from None
-    if not is_genuine(franking, franking_key, chat=group, sender=sender, text=text):
-        raise UndecryptableMessage("this group message's franking commitment does not match it; refused, "
-                                   "since it could not be reported")
-    return Opened(text=text, franking_key=franking_key)
+    return Opened(text=franked_text(raw_text, franking_key, franking, chat=group, sender=sender),
+                  franking_key=franking_key)
 
 
 def open_escrowed(envelope: GroupEnvelope, escrow_private: PrivateKey, *, group: str, sender: str,

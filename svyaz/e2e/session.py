@@ -17,7 +17,7 @@ from typing import Any
 from svyaz.e2e import envelope as wire
 from svyaz.e2e import escrow
 from svyaz.e2e.errors import MalformedEnvelope, UndecryptableMessage
-from svyaz.e2e.franking import FRANKING_KEY_BYTES, commitment, is_genuine, new_franking_key
+from svyaz.e2e.franking import FRANKING_KEY_BYTES, commitment, franked_text, is_genuine, new_franking_key
 from svyaz.e2e.prekeys import CURVE, b64, unb64
 from svyaz.e2e.ratchet import ReceivingChain, SendingChain
 from svyaz.gost.aead import NONCE_BYTES, Aead
@@ -132,13 +132,7 @@ def open_with_key(message_key: bytes, envelope: wire.Envelope, *, chat: str, sen
         if not is_genuine(franking, franking_key, chat=chat, sender=sender, text=""):
             raise UndecryptableMessage("this secret control message's franking commitment does not match it")
         return Opened(text="", franking_key=franking_key, kind=kind, control=raw_text)
-    try:
-        text = raw_text.decode("utf-8")
-    except UnicodeDecodeError:
-        raise MalformedEnvelope("this secret message's text is not UTF-8") from None
-    if not is_genuine(franking, franking_key, chat=chat, sender=sender, text=text):
-        raise UndecryptableMessage("this secret message's franking commitment does not match it; refused, "
-                                   "since it could not be reported")
+    text = franked_text(raw_text, franking_key, franking, chat=chat, sender=sender)
     return Opened(text=text, franking_key=franking_key)
 
 
