@@ -43,8 +43,10 @@ _SECRECY_CACHE = 10_000
 class GroupChats:
     def __init__(self, *, region: str, writer: SequencedWriter, memberships: Memberships,
                  publisher: EventPublisher, directory: AccountDirectory, send_limit: RateLimiter | None = None,
+                 secret_policy: SecretChatPolicy = SecretChatPolicy(),
                  clock: Callable[[], float] = time.time) -> None:
         self._region = region
+        self._secret_policy = secret_policy
         self._writer = writer
         self._audience = Audience(memberships, publisher, clock)
         self._memberships = memberships
@@ -121,10 +123,10 @@ class GroupChats:
             raise MessageNotFound(f"{chat} has no message {reply_to}")
         return await self._store(chat, sender, client_id, text=cleaned, reply_to=reply_to)
 
-    async def send_sealed(self, sender: str, *, chat: str, sealed: object, franking: object, client_id: object,
-                          policy: SecretChatPolicy) -> Message:
+    async def send_sealed(self, sender: str, *, chat: str, sealed: object, franking: object,
+                          client_id: object) -> Message:
         """A secret group's message, stored and relayed as the sender's device sealed it, once its
-        envelope has the shape, and the escrow wrap, the region's `policy` asks for."""
+        envelope has the shape, and the escrow wrap, the region's policy asks for."""
         if chat_kind(chat) != GROUP:
             raise InvalidMessage("sealed messages go to a secret chat (sc/...) or a secret group (g/...)")
         await self._audience.require(chat, sender)
@@ -136,7 +138,7 @@ class GroupChats:
             wrap = sealed_group.parse(base64.b64decode(envelope)).escrow
         except MalformedEnvelope as err:
             raise InvalidMessage(f'"sealed" is not a group secret message envelope: {err}') from None
-        policy.check_escrow(wrap)
+        self._secret_policy.check_escrow(wrap)
         if self._send_limit is not None:
             self._send_limit.take(sender)
         return await self._store(chat, sender, client_id, text="", sealed=envelope, franking=commitment)

@@ -219,7 +219,7 @@ async def open_messaging(config: NodeConfig, client: MongoClient, identity_store
         chats = PrivateChats(region=config.region, messages=private, chat_list=chat_list, publisher=publisher,
                              directory=directory, send_limit=send_limit, blocks=blocks, secret_policy=secret_policy)
         groups = GroupChats(region=config.region, writer=SequencedWriter(group_messages), memberships=group_members,
-                            publisher=publisher, directory=directory, send_limit=send_limit)
+                            publisher=publisher, directory=directory, send_limit=send_limit, secret_policy=secret_policy)
         channels = Channels(region=config.region, writer=SequencedWriter(channel_messages),
                             memberships=channel_members, publisher=publisher, send_limit=send_limit)
         overview = ChatOverview(chats, {GROUP: (group_members, group_messages),

@@ -28,7 +28,7 @@ SEALED_LIMIT = MAX_SEALED_BYTES * 4 // 3 + 4
 
 class SecretChatHandlers:
     def __init__(self, prekeys: PrekeyDirectory, chats: PrivateChats, moderation: Moderation,
-                 audit: AuditSink, groups: GroupChats | None = None) -> None:
+                 audit: AuditSink, groups: GroupChats) -> None:
         self._prekeys = prekeys
         self._chats = chats
         self._moderation = moderation
@@ -60,9 +60,8 @@ class SecretChatHandlers:
         chat = text(args, "chat", limit=ID_LIMIT)
         sealed = dict(sealed=text(args, "sealed", limit=SEALED_LIMIT), franking=text(args, "franking", limit=64),
                       client_id=text(args, "client_id", limit=64))
-        if chat.startswith(GROUP_PREFIX) and self._groups is not None:
-            # The region's policy is the one the prekey directory hands out with every bundle.
-            message = await self._groups.send_sealed(me(call), chat=chat, policy=self._prekeys.policy, **sealed)
+        if chat.startswith(GROUP_PREFIX):
+            message = await self._groups.send_sealed(me(call), chat=chat, **sealed)
         else:
             message = await self._chats.send_sealed(me(call), chat=chat, **sealed)
         return ack(message)
