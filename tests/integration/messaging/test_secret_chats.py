@@ -7,6 +7,7 @@ from __future__ import annotations
 import base64
 import shutil
 import uuid
+from contextlib import asynccontextmanager
 
 import pytest
 import trio
@@ -90,7 +91,9 @@ async def test_two_devices_hold_a_secret_chat_and_the_store_holds_no_plaintext(n
         assert SAID[0].encode() not in vault.read_bytes() and b"chain_key" not in vault.read_bytes()
 
 
-async def test_a_tampered_message_is_refused_and_the_chat_goes_on(node, tmp_path):
+@asynccontextmanager
+async def alice_and_bob_in_a_secret_chat(node, tmp_path):
+    """Alice's and Bob's connections and devices, and the secret chat Alice started with Bob."""
     alice_tokens = await register_and_login(node, "@alice:ru")
     bob_tokens = await register_and_login(node, "@bob:ru")
     async with open_node_client(node.url, access_token=alice_tokens["access_token"]) as a, \
@@ -98,7 +101,11 @@ async def test_a_tampered_message_is_refused_and_the_chat_goes_on(node, tmp_path
         alice = secret_chats(a, "@alice:ru", tmp_path / "alice")
         bob = secret_chats(b, "@bob:ru", tmp_path / "bob")
         await bob.set_up()
-        chat = await alice.start("@bob:ru")
+        yield a, b, alice, bob, await alice.start("@bob:ru")
+
+
+async def test_a_tampered_message_is_refused_and_the_chat_goes_on(node, tmp_path):
+    async with alice_and_bob_in_a_secret_chat(node, tmp_path) as (a, _, alice, bob, chat):
         await alice.send(chat, "first")
         in_transit = Messenger(a, account="@alice:ru")
 
@@ -119,14 +126,7 @@ async def test_a_tampered_message_is_refused_and_the_chat_goes_on(node, tmp_path
 
 
 async def test_a_recipient_reports_a_secret_message_and_a_forged_report_is_refused(node, tmp_path):
-    alice_tokens = await register_and_login(node, "@alice:ru")
-    bob_tokens = await register_and_login(node, "@bob:ru")
-    async with open_node_client(node.url, access_token=alice_tokens["access_token"]) as a, \
-            open_node_client(node.url, access_token=bob_tokens["access_token"]) as b:
-        alice = secret_chats(a, "@alice:ru", tmp_path / "alice")
-        bob = secret_chats(b, "@bob:ru", tmp_path / "bob")
-        await bob.set_up()
-        chat = await alice.start("@bob:ru")
+    async with alice_and_bob_in_a_secret_chat(node, tmp_path) as (a, b, alice, bob, chat):
         await alice.send(chat, "you will regret this")
         [received] = await bob.receive(chat)
         report = await bob.report(chat, 1, reason="abuse")
