@@ -123,6 +123,7 @@ def properties(bootstrap: Mapping[str, str], *, header: str = CLI_HEADER, replic
         "emit.checkpoints.enabled = false",
         "sync.group.offsets.enabled = false",
         "sync.topic.acls.enabled = false",
+        "sync.topic.configs.enabled = false",
         "refresh.topics.interval.seconds = 10",
         "",
     ]
