@@ -92,6 +92,14 @@ class GapTooLarge(Refused):
     code = "gap"
 
 
+class NotPermitted(Refused):
+    """A verified event asks for something its origin may not: to act for an account another
+    region hosts, or to change a conversation this region does not store. Raised by the appliers."""
+
+    code = "not_permitted"
+
+
 REFUSAL_CODES = tuple(kind.code for kind in (
     Unsigned, Forged, UnknownKey, Oversized, Malformed, Skewed, Replayed, UnknownOrigin, Misrouted, GapTooLarge,
+    NotPermitted,
 ))

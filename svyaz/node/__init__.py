@@ -15,7 +15,8 @@
 
 May import: trio, trio-websocket, h11, pymongo, confluent-kafka, prometheus_client, svyaz.errors,
 svyaz.regions, svyaz.gost, and the domain packages it composes: svyaz.identity, svyaz.rbac,
-svyaz.compliance and svyaz.messaging. Never svyaz.stack: the node runs on an operator's machines, where the
-development stack does not exist. `config`, `errors`, `frames`, `readiness` and `redact` stay pure
+svyaz.compliance, svyaz.messaging and svyaz.federation (whose adapters live in `federation/`).
+Never svyaz.stack: the node runs on an operator's machines, where the development stack does not
+exist. `config`, `errors`, `frames`, `readiness` and `redact` stay pure
 (no trio, no drivers) so they test in milliseconds; tests/unit/node/test_layering.py checks both rules.
 """

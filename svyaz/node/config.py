@@ -14,10 +14,14 @@ import re
 import socket
 import tomllib
 from collections.abc import Callable, Iterator, Mapping, Sequence
-from dataclasses import dataclass, field, fields
+from dataclasses import dataclass, field, fields, replace
 from pathlib import Path
+from types import MappingProxyType
 from typing import Any
 
+from svyaz.federation.errors import FederationConfigError
+from svyaz.federation.ledger import MAX_AHEAD
+from svyaz.federation.trust import PeerKeys, load_peer_keys
 from svyaz.node.errors import ConfigError
 from svyaz.node.redact import redact_secrets
 from svyaz.regions import KNOWN_REGIONS, PORTS, default_state_dir
@@ -131,6 +135,44 @@ _ADDRESS_LIST = _text("comma-separated IP addresses (or empty)", r"([0-9A-Fa-f.:
 _PATH = _text("a file system path", r"\S(.*\S)?")
 _LOG_LEVEL = _choice(LOG_LEVELS, fold=str.upper)
 _LOG_FORMAT = _choice(LOG_FORMATS, fold=str.lower)
+_PEERS_EXPECTED = ("a table of region = [PEM paths or PEMs], or 'region=PEM[,PEM...]' joined by ';' "
+                   "such as 'kz=/a.pem,/b.pem;by=/c.pem'")
+
+
+def _optional_path(value: object) -> str:
+    # Empty: the default, which depends on another key (federation.key_dir on node.data_dir).
+    if value == "":
+        return ""
+    if not isinstance(value, str) or not re.fullmatch(r"\S(.*\S)?", value):
+        raise _Invalid("a file system path (empty for the default)")
+    return value
+
+
+def _peer_table(value: object) -> Mapping[str, tuple[str, ...]]:
+    """region -> PEM paths or inline PEMs, from a TOML table or the one-line form of a variable.
+    The entries themselves are checked by `load_peer_keys`, which names the bad one."""
+    table: dict[str, Any] = {}
+    if isinstance(value, str):
+        for part in value.split(";"):
+            if not part.strip():
+                continue
+            region, sep, entries = part.partition("=")
+            region = region.strip()
+            listed = tuple(entry.strip() for entry in entries.split(","))
+            if not sep or not region or region in table or not all(listed):
+                raise _Invalid(_PEERS_EXPECTED)
+            table[region] = listed
+    elif isinstance(value, Mapping):
+        for region, entries in value.items():
+            if not isinstance(region, str):
+                raise _Invalid(_PEERS_EXPECTED)
+            # A lone string is one entry; anything else but a list goes to load_peer_keys as it is,
+            # which names it (`federation.peers.kz: expected a non-empty list ...`).
+            table[region] = (entries,) if isinstance(entries, str) else (
+                tuple(entries) if isinstance(entries, list) else entries)
+    else:
+        raise _Invalid(_PEERS_EXPECTED)
+    return MappingProxyType(table)
 
 
 @dataclass(frozen=True)
@@ -221,6 +263,26 @@ class HealthConfig:
 
 
 @dataclass(frozen=True)
+class FederationConfig:
+    """`[federation]` (docs/federation.md). `peers` is the table as configured (region -> PEM paths
+    or inline PEMs); `peer_keys` the keys loaded from it when the configuration was checked."""
+
+    enabled: bool = _setting(_boolean, default=False)
+    # The node's own signing key (node.key, node.pub.pem); load_config resolves the empty default
+    # to <node.data_dir>/federation.
+    key_dir: str = _setting(_optional_path, default="")
+    peers: Mapping[str, tuple[str, ...]] = _setting(_peer_table, default_factory=lambda: MappingProxyType({}))
+    # How far ahead of a stream's last applied event the inbound ledger holds events.
+    max_ahead: int = _setting(_integer("an integer 1-100000", 1, 100_000), default=MAX_AHEAD)
+    # How long the outbox waits for Kafka to acknowledge a record before reporting it unsent.
+    send_timeout_s: float = _setting(_seconds, default=5.0)
+    # How long a call waits for another region's node to answer (a change to a group or channel
+    # homed there, a directory lookup) before answering `not_confirmed`.
+    answer_wait_s: float = _setting(_seconds, default=10.0)
+    peer_keys: PeerKeys | None = field(default=None, compare=False, repr=False)
+
+
+@dataclass(frozen=True)
 class LogConfig:
     level: str = _setting(_LOG_LEVEL)
     format: str = _setting(_LOG_FORMAT)
@@ -240,6 +302,7 @@ class NodeConfig:
     audit: AuditConfig
     rbac: RbacConfig
     messaging: MessagingConfig
+    federation: FederationConfig = field(default_factory=FederationConfig)
 
     @property
     def data_path(self) -> Path:
@@ -258,6 +321,7 @@ SECTIONS: dict[str, type] = {
     "audit": AuditConfig,
     "rbac": RbacConfig,
     "messaging": MessagingConfig,
+    "federation": FederationConfig,
 }
 
 
@@ -318,6 +382,8 @@ def default_settings(region: str) -> dict[str, dict[str, object]]:
         "audit": {"checkpoint_every_entries": 1000, "checkpoint_every_s": 300.0},
         "rbac": {"policy_dir": str(DEFAULT_POLICY_DIR), "reload_interval_s": 60.0},
         "messaging": {"send_rate_per_s": 5.0, "send_burst": 30, "group_push_limit": 1000},
+        "federation": {"enabled": False, "key_dir": "", "peers": {}, "max_ahead": MAX_AHEAD,
+                       "send_timeout_s": 5.0, "answer_wait_s": 10.0},
     }
 
 
@@ -344,10 +410,31 @@ def load_config(
         for section, key, raw in layer:
             _check_known(section, key, raw.source)
             settings[section][key] = raw
-    return NodeConfig(
-        region=region,
-        **{name: _build_section(name, cls, settings[name]) for name, cls in SECTIONS.items()},
-    )
+    sections = {name: _build_section(name, cls, settings[name]) for name, cls in SECTIONS.items()}
+    sections["federation"] = _check_federation(region, sections["federation"], sections["node"],
+                                               settings["federation"])
+    return NodeConfig(region=region, **sections)
+
+
+def _check_federation(region: str, federation: FederationConfig, node: NodeSection,
+                      raws: Mapping[str, _Raw]) -> FederationConfig:
+    """What one key cannot say alone: the key directory's default, the peers against the region
+    (each PEM loaded, so a bad one stops start-up), and that an enabled federation has a peer."""
+    peers_source = raws["peers"].source
+    if region in federation.peers:
+        raise ConfigError(f"federation.peers.{region}: a node does not pin its own region (from {peers_source})",
+                          hint=f"this node is {region}; pin the other regions' keys")
+    try:
+        peer_keys = load_peer_keys(region, federation.peers)
+    except FederationConfigError as err:
+        raise ConfigError(f"{redact_secrets(str(err))} (from {peers_source})", hint=err.hint) from None
+    if federation.enabled and not peer_keys.peers:
+        raise ConfigError(
+            f"federation.peers: federation.enabled is true (from {raws['enabled'].source}) but no peer is pinned",
+            hint="pin each peer's node.pub.pem under [federation.peers], e.g. kz = [\"/etc/svyaz/peers/kz.pub.pem\"]",
+        )
+    key_dir = federation.key_dir or str(Path(node.data_dir) / "federation")
+    return replace(federation, key_dir=key_dir, peer_keys=peer_keys)
 
 
 def _file_settings(path: Path) -> Iterator[tuple[str, str, _Raw]]:
@@ -390,7 +477,7 @@ def _check_known(section: str, key: str | None, source: str) -> None:
         raise ConfigError(
             f"{section}: unknown section (from {source})", hint="known sections: " + ", ".join(SECTIONS)
         )
-    known = [f.name for f in fields(SECTIONS[section])]
+    known = [f.name for f in fields(SECTIONS[section]) if "parse" in f.metadata]
     if key is not None and key not in known:
         raise ConfigError(
             f"{section}.{key}: unknown key (from {source})",
@@ -401,6 +488,8 @@ def _check_known(section: str, key: str | None, source: str) -> None:
 def _build_section(name: str, cls: type, raws: Mapping[str, _Raw]) -> Any:
     values = {}
     for spec in fields(cls):
+        if "parse" not in spec.metadata:
+            continue  # derived by load_config, not a setting
         raw = raws[spec.name]
         try:
             values[spec.name] = spec.metadata["parse"](raw.value)

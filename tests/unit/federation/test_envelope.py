@@ -245,7 +245,7 @@ def test_every_refusal_is_a_refused_with_its_stable_code():
     from svyaz.federation.errors import REFUSAL_CODES
 
     assert REFUSAL_CODES == ("unsigned", "forged", "unknown_key", "oversized", "malformed", "skewed",
-                             "replayed", "unknown_origin", "misrouted", "gap")
+                             "replayed", "unknown_origin", "misrouted", "gap", "not_permitted")
     assert issubclass(Unsigned, Refused)
 
 

@@ -14,7 +14,7 @@ NODE_DIR = Path(svyaz.node.__file__).parent
 ALLOWED_SVYAZ = (
     "svyaz.errors", "svyaz.regions", "svyaz.gost", "svyaz.node",
     # the domain packages the node composes into its API
-    "svyaz.identity", "svyaz.rbac", "svyaz.compliance", "svyaz.messaging",
+    "svyaz.identity", "svyaz.rbac", "svyaz.compliance", "svyaz.messaging", "svyaz.federation",
 )
 DRIVERS = ("trio", "trio_websocket", "h11", "pymongo", "bson", "confluent_kafka", "prometheus_client")
 PURE_MODULES = ("config", "errors", "frames", "readiness", "redact")
