@@ -9,7 +9,10 @@ Each module has one job:
              and the `LedgerStore` port it persists through
   residency  which regions store a conversation and which peers an event may be sent to
   mm2        the MirrorMaker 2 properties (only `outbox.<peer>` crosses); the dev stack uses it too
-  cli        `svyaz federation mm2-config`
+  keyfile    the node's federation key on disk (`node.key` 0600, `node.pub.pem`), made once
+  lag        a bounded window of recent lags and its percentiles (the node's /federation)
+  status     `svyaz federation status`: the nodes' /federation documents (urllib), one row per pair
+  cli        `svyaz federation mm2-config | keygen | status`
   errors     `FederationError`, and `Refused` with its stable refusal codes
 
 May import the standard library, `svyaz.errors`, `svyaz.regions`, `svyaz.gost`,

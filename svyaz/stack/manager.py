@@ -138,7 +138,7 @@ class Stack:
             if not mirror.config_changed():
                 self.progress(f"mirrormaker: already running (pid {record.pid})")
                 return
-            self.progress("mirrormaker: region list changed, restarting")
+            self.progress("mirrormaker: its configuration changed (regions or settings), restarting")
             terminate(record)
         mirror.prepare()
         self._spawn(mirror)

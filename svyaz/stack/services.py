@@ -20,6 +20,15 @@ JVM_OPTS = ["-Xms64m", "-XX:+UseSerialGC", "-XX:+ExitOnOutOfMemoryError", "-Djav
 BROKER_HEAP = "-Xmx512m"
 MIRROR_HEAP = "-Xmx384m"
 STACK_HEADER = "# Written by `svyaz stack up` from the region list; edits are overwritten."
+# The integration suite runs every test against this one stack, each with its own topic prefix
+# (`t` and eight hex digits, then `.`: tests/conftest.py `test_id`), so a federation test's outboxes
+# are `t3f9a1c2b.outbox.kz` and the like. The stack carries those as well as the unprefixed outbox of
+# nodes started without a prefix; nothing else matches (tests/unit/federation/test_mm2.py).
+TEST_TOPIC_PREFIXES = r"(t[0-9a-f]{8}\.)?"
+# Those per-test outboxes appear all the time; MirrorMaker 2 only carries a topic once a refresh has
+# seen it, so the stack looks every second (production's is mm2.REFRESH_TOPICS_INTERVAL_S;
+# measured in docs/federation.md).
+STACK_REFRESH_TOPICS_INTERVAL_S = 1
 
 
 @dataclass(frozen=True)
@@ -174,8 +183,9 @@ class FerretDB(Service):
 class MirrorMaker(Service):
     """One MirrorMaker 2 process in dedicated mode carrying `outbox.<peer>` from each region to that peer.
 
-    The allow-list is the whole point: each flow `a->b` replicates the topic `outbox.b` and nothing
-    else, arriving in b's cluster as `a.outbox.b`. Heartbeats and checkpoints are turned off so that
+    The allow-list is the whole point: each flow `a->b` replicates the topic `outbox.b`, and the
+    test suite's `t<8 hex>.outbox.b` (`TEST_TOPIC_PREFIXES`), and nothing else, arriving in b's
+    cluster as `a.outbox.b` (`a.t<8 hex>.outbox.b`). Heartbeats and checkpoints are turned off so that
     no other topic crosses a border either. The properties come from `svyaz.federation.mm2`, the
     generator `svyaz federation mm2-config` uses too.
     """
@@ -194,8 +204,11 @@ class MirrorMaker(Service):
         return mm2.flows(self.regions)
 
     def properties(self) -> str:
-        # The one generator (also behind `svyaz federation mm2-config`), with the stack's addresses.
-        return mm2.properties({region: kafka_bootstrap(region) for region in self.regions}, header=STACK_HEADER)
+        # The one generator (also behind `svyaz federation mm2-config`), with the stack's addresses,
+        # its tests' topic prefixes and a quicker topic refresh.
+        return mm2.properties({region: kafka_bootstrap(region) for region in self.regions}, header=STACK_HEADER,
+                              prefix_pattern=TEST_TOPIC_PREFIXES,
+                              refresh_topics_interval_s=STACK_REFRESH_TOPICS_INTERVAL_S)
 
     @property
     def config_path(self) -> Path:

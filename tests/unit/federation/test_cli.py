@@ -30,6 +30,28 @@ def test_mm2_config_writes_a_file_with_the_clusters_given(tmp_path, capsys):
     assert "ru->kz, kz->ru" in capsys.readouterr().err
 
 
+def test_mm2_config_carries_the_nodes_topic_prefix(capsys):
+    assert main(["federation", "mm2-config", "--regions", "ru,kz", "--topic-prefix", "svyaz-1."]) == 0
+
+    text = capsys.readouterr().out
+    assert "ru->kz.topics = svyaz\\-1\\.outbox\\.kz" in text
+    assert "kz->ru.topics = svyaz\\-1\\.outbox\\.ru" in text
+
+
+@pytest.mark.parametrize("prefix, message", [
+    ("svyaz", "ending with '.'"),
+    ("kz.", "region name 'kz'"),
+    ("__svyaz.", "internal"),
+])
+def test_mm2_config_refuses_a_bad_topic_prefix_as_a_reportable_error(prefix, message, capsys):
+    args = build_parser().parse_args(["federation", "mm2-config", "--topic-prefix", prefix])
+
+    with pytest.raises(FederationConfigError, match=f"--topic-prefix: .*{message}"):
+        args.handler(args)
+    assert main(["federation", "mm2-config", "--topic-prefix", prefix]) == 1
+    assert "Traceback" not in capsys.readouterr().err
+
+
 def test_mm2_config_refuses_a_bad_region_as_a_reportable_error():
     args = build_parser().parse_args(["federation", "mm2-config", "--regions", "ru,xx"])
 
