@@ -1,6 +1,12 @@
 """Channels: an owner (and its admins) post; anyone in the region reads and subscribes; a post
 has a comment thread.
 
+**Across borders** people of other regions subscribe too. The channel's home node (the region in
+its id) numbers posts and comments and keeps the subscriptions; each region with subscribers keeps
+one copy of every post made after its first subscription (`svyaz.messaging.shared_replica`), from
+which its subscribers read. Subscribing, posting, commenting, editing and deleting from abroad are
+run on the home node (`HomeNode`).
+
 Designed for 1,000,000 subscribers: a post is ONE stored document and ONE event addressed to the
 channel, whatever the subscriber count; gateways push it to the subscribers they hold. Unread
 counts are the channel's head minus a subscriber's read cursor. A post's comments are a chat of
@@ -19,10 +25,10 @@ from svyaz.messaging.errors import InvalidMessage, MessageNotFound, NotAParticip
 from svyaz.messaging.ids import CHANNEL, chat_kind, check_client_id, comments_chat_id, new_channel_id, thread_of
 from svyaz.messaging.model import MANAGERS, OWNER, SUBSCRIBER, ChatInfo, Message
 from svyaz.messaging.paging import page_range
-from svyaz.messaging.ports import EventPublisher, Memberships
+from svyaz.messaging.ports import EventPublisher, HomeNode, Memberships
 from svyaz.messaging.ratelimit import RateLimiter
 from svyaz.messaging.revisions import CHANNEL_POSTS, COMMENTS, Revisions, Rules
-from svyaz.messaging.shared import Audience
+from svyaz.messaging.shared import Audience, Homes
 from svyaz.messaging.writer import SequencedWriter
 
 MEDIA_REF_CHARS = 200
@@ -37,8 +43,12 @@ class Post:
 class Channels:
     def __init__(self, *, region: str, writer: SequencedWriter, memberships: Memberships,
                  publisher: EventPublisher, send_limit: RateLimiter | None = None,
+                 peers: frozenset[str] = frozenset(), home: HomeNode | None = None,
                  clock: Callable[[], float] = time.time) -> None:
+        """`peers` and `home`: the regions whose people may subscribe, and how changes to channels
+        homed there reach their home nodes."""
         self._region = region
+        self._homes = Homes(region, peers, home)
         self._writer = writer
         self._memberships = memberships
         self._audience = Audience(memberships, publisher, clock)
@@ -55,6 +65,8 @@ class Channels:
         return info
 
     async def subscribe(self, account: str, *, channel: str) -> ChatInfo:
+        if chat_kind(channel) == CHANNEL and self._homes.abroad(channel):
+            return ChatInfo.from_wire((await self._homes.run(channel, account, "subscribe"))["info"])
         info = await self._existing(channel)
         if await self._memberships.role(channel, account) is None:
             await self._memberships.set_role(channel, account, SUBSCRIBER)
@@ -62,6 +74,9 @@ class Channels:
         return info
 
     async def unsubscribe(self, account: str, *, channel: str) -> bool:
+        if chat_kind(channel) == CHANNEL and self._homes.abroad(channel):
+            await self._audience.require(channel, account)
+            return (await self._homes.run(channel, account, "unsubscribe"))["removed"]
         if await self._memberships.role(channel, account) == OWNER:
             raise InvalidMessage("the owner cannot unsubscribe from its channel")
         removed = await self._memberships.remove(channel, account)
@@ -77,6 +92,8 @@ class Channels:
         if self._send_limit is not None:
             self._send_limit.take(actor, "posts")
         await self._audience.require(channel, actor, MANAGERS)
+        if self._homes.abroad(channel):
+            return await self._homes.message(channel, actor, "post", text=cleaned, client_id=client_id, media=media)
         draft = Message(chat=channel, seq=0, sender=actor, client_id=check_client_id(client_id), text=cleaned,
                         sent_at=self._clock(), links=links_in(cleaned), media=media)
         message = await self._writer.store(draft, then=lambda stored: self._audience.tell(
@@ -86,12 +103,16 @@ class Channels:
     async def edit(self, account: str, *, chat: str, seq: object, text: object) -> Message:
         """A new text for a post (by its author, still an owner or admin) or a comment (by its author)."""
         channel, rules = self._rules_for(chat)
+        if self._homes.abroad(channel):
+            return await self._homes.message(channel, account, "edit", chat=chat, seq=seq, text=clean_text(text))
         return await self._revisions.edit(account, chat=chat, seq=seq, text=text, audience=channel, rules=rules)
 
     async def delete(self, account: str, *, chat: str, seq: object) -> Message:
         """A post or comment gone for everyone; by its author, or the channel's owner or admins.
         A deleted post keeps its comment thread's number; its comments stay readable."""
         channel, rules = self._rules_for(chat)
+        if self._homes.abroad(channel):
+            return await self._homes.message(channel, account, "delete", chat=chat, seq=seq)
         return await self._revisions.delete(account, chat=chat, seq=seq, audience=channel, rules=rules)
 
     async def posts(self, account: str, *, channel: str, before: int | None = None, after: int | None = None,
@@ -111,6 +132,9 @@ class Channels:
             self._send_limit.take(account, "comments")
         if await self._writer.messages.get(channel, post_seq) is None:
             raise MessageNotFound(f"{channel} has no post {post_seq}")
+        if self._homes.abroad(channel):
+            return await self._homes.message(channel, account, "comment", thread=thread, text=cleaned,
+                                             client_id=client_id, reply_to=reply_to)
         if reply_to is not None and await self._writer.messages.get(thread, reply_to) is None:
             raise MessageNotFound(f"the thread has no comment {reply_to}")
         draft = Message(chat=thread, seq=0, sender=account, client_id=check_client_id(client_id), text=cleaned,

@@ -64,14 +64,17 @@ def _created(entry: ChatListEntry, event: Event) -> ChatListEntry:
     return updated
 
 
-def accounts_concerned(event: Event) -> tuple[str, ...]:
-    """Whose chat list entries an event may change. Only private chats have entries: a group's or
-    channel's line in a chat list is computed when read (its head against the reader's cursor),
-    never written per member."""
+def accounts_concerned(event: Event, region: str) -> tuple[str, ...]:
+    """Whose chat list entries, on `region`'s node, an event may change. Only private chats have
+    entries: a group's or channel's line in a chat list is computed when read (its head against the
+    reader's cursor), never written per member. A participant living in another region has its
+    entry on its own home node, never here."""
     if not is_private(event.chat):
         return ()
     if event.kind == events.RECEIPT_READ:
-        return (event.actor,)
-    if event.kind in events.PROJECTED:
-        return tuple(sorted(set(event.recipients) | {event.actor}))
-    return ()
+        concerned: set[str] = {event.actor}
+    elif event.kind in events.PROJECTED:
+        concerned = set(event.recipients) | {event.actor}
+    else:
+        return ()
+    return tuple(sorted(account for account in concerned if account.rpartition(":")[2] == region))

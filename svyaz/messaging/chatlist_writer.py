@@ -21,9 +21,9 @@ logger = logging.getLogger("svyaz.messaging.chatlist")
 _ATTEMPTS = 4
 
 
-async def project(store: ChatListStore, event: Event) -> None:
-    """Apply `event` to the entry of every account it concerns, the entries side by side (each is
-    its own document: on a send's path, two in parallel take the time of one)."""
+async def project(store: ChatListStore, event: Event, *, region: str) -> None:
+    """Apply `event` to the entry of every account of `region` it concerns, the entries side by
+    side (each is its own document: on a send's path, two in parallel take the time of one)."""
     failures: list[Exception] = []
 
     async def one(account: str) -> None:
@@ -33,7 +33,7 @@ async def project(store: ChatListStore, event: Event) -> None:
             failures.append(err)
 
     async with trio.open_nursery() as nursery:
-        for account in accounts_concerned(event):
+        for account in accounts_concerned(event, region):
             nursery.start_soon(one, account)
     if failures:
         raise failures[0]

@@ -85,3 +85,36 @@ class ReportNotGenuine(MessagingError):
     """A secret message's revealed text and franking key do not open its stored commitment."""
 
     code = "report_not_genuine"
+
+
+class NotConfirmed(MessagingError):
+    """A change to a group or channel whose home node is in another region was sent there, but
+    that node has not answered in time. It may still take effect: the same call again (a message
+    with the same client_id) is safe and tells."""
+
+    code = "not_confirmed"
+
+
+class RefusedAtHome(MessagingError):
+    """The home node of a group or channel in another region refused a change made here, with one
+    of the codes a node of this version knows (see `known_code`)."""
+
+    code = "refused_at_home"
+
+    def __init__(self, code: str, message: str) -> None:
+        super().__init__(message)
+        self.code = known_code(code)
+
+
+def known_code(code: object) -> str:
+    """`code` if it is one this version's messaging errors use, else `refused_at_home`: a code
+    from another node is input, and a client's error handling must not meet one it cannot know."""
+    codes = {kind.code for kind in _all_kinds(MessagingError)}
+    return code if isinstance(code, str) and code in codes else RefusedAtHome.code
+
+
+def _all_kinds(root: type) -> list[type]:
+    kinds = [root]
+    for sub in root.__subclasses__():
+        kinds.extend(_all_kinds(sub))
+    return kinds

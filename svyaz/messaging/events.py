@@ -42,6 +42,9 @@ class Event:
     at: float = 0.0
     data: dict[str, Any] = field(default_factory=dict)  # the message on the wire, for created/edited
     id: str = field(default_factory=lambda: uuid.uuid4().hex)
+    # The region whose node this change came from, when it arrived by federation; empty for a
+    # change made here. The federation forwarder sends on only local changes, never echoes.
+    origin: str = ""
 
     def key(self) -> bytes:
         return self.chat.encode()
@@ -49,8 +52,8 @@ class Event:
     def encode(self) -> bytes:
         return json.dumps({"id": self.id, "kind": self.kind, "chat": self.chat, "actor": self.actor,
                            "recipients": list(self.recipients), "audience": self.audience, "seq": self.seq,
-                           "at": self.at,
-                           "data": self.data}, separators=(",", ":"), ensure_ascii=False).encode()
+                           "at": self.at, "data": self.data,
+                           **({"origin": self.origin} if self.origin else {})}, separators=(",", ":"), ensure_ascii=False).encode()
 
     def as_wire(self) -> dict[str, Any]:
         """The event as a client receives it: without the recipient list."""
@@ -73,7 +76,7 @@ def decode(raw: bytes) -> Event:
         # `audience` came with groups: events written before it have none.
         event = Event(kind=doc["kind"], chat=doc["chat"], actor=doc["actor"],
                       recipients=tuple(doc["recipients"]), audience=doc.get("audience", ""), seq=doc["seq"],
-                      at=doc["at"], data=doc["data"], id=doc["id"])
+                      at=doc["at"], data=doc["data"], id=doc["id"], origin=doc.get("origin", ""))
     except (KeyError, TypeError) as err:
         raise MalformedEvent(f"event lacks a field: {err}") from None
     _check(event)
@@ -86,8 +89,8 @@ def _check(event: Event) -> None:
     texts = (event.chat, event.actor, event.id, *event.recipients)
     if not all(isinstance(value, str) and value for value in texts):
         raise MalformedEvent("event ids must be non-empty strings")
-    if not isinstance(event.audience, str):
-        raise MalformedEvent("event audience must be a string")
+    if not isinstance(event.audience, str) or not isinstance(event.origin, str):
+        raise MalformedEvent("event audience and origin must be strings")
     if not isinstance(event.seq, int) or isinstance(event.seq, bool) or event.seq < 0:
         raise MalformedEvent("event seq must be a non-negative integer")
     if not isinstance(event.at, (int, float)) or not isinstance(event.data, dict):

@@ -9,6 +9,12 @@ its members' devices encrypt with sender keys (svyaz.e2e.group); the node checks
 region's escrow rule, stores and relays them, and refuses text there. It has at most
 MAX_SECRET_MEMBERS members: each member hands its sender key to every other one over a 1:1 secret
 chat, and again whenever someone leaves, so the work grows with the square of the size.
+
+**Across borders** a group has members in several regions. Its home node (the region in its id)
+numbers its messages and decides its membership; the other members' home nodes keep a copy
+(`svyaz.messaging.shared_replica`), from which their members read. A change a member abroad makes
+(send, edit, delete, invite, remove, admin) is run on the home node (`HomeNode`), so every rule is
+checked in one place, and comes back to every copy as the home's event.
 """
 
 from __future__ import annotations
@@ -27,11 +33,11 @@ from svyaz.messaging.errors import InvalidMessage, MessageNotFound, NotAParticip
 from svyaz.messaging.ids import GROUP, chat_kind, check_client_id, new_group_id
 from svyaz.messaging.model import ADMIN, MANAGERS, MEMBER, OWNER, SECRET_GROUP, ChatInfo, Message
 from svyaz.messaging.paging import page_range
-from svyaz.messaging.ports import AccountDirectory, EventPublisher, Memberships
+from svyaz.messaging.ports import AccountDirectory, EventPublisher, HomeNode, Memberships
 from svyaz.messaging.ratelimit import RateLimiter
 from svyaz.messaging.revisions import GROUP_MESSAGES, Revisions
 from svyaz.messaging.secret_policy import SecretChatPolicy
-from svyaz.messaging.shared import Audience
+from svyaz.messaging.shared import Audience, Homes
 from svyaz.messaging.writer import SequencedWriter
 
 MAX_INVITES = 1000
@@ -44,8 +50,12 @@ class GroupChats:
     def __init__(self, *, region: str, writer: SequencedWriter, memberships: Memberships,
                  publisher: EventPublisher, directory: AccountDirectory, send_limit: RateLimiter | None = None,
                  secret_policy: SecretChatPolicy = SecretChatPolicy(),
+                 peers: frozenset[str] = frozenset(), home: HomeNode | None = None,
                  clock: Callable[[], float] = time.time) -> None:
+        """`peers`: the regions whose accounts may be members; `home`: how changes to groups homed
+        in those regions reach their home nodes."""
         self._region = region
+        self._homes = Homes(region, peers, home)
         self._secret_policy = secret_policy
         self._writer = writer
         self._audience = Audience(memberships, publisher, clock)
@@ -74,6 +84,9 @@ class GroupChats:
     async def invite(self, actor: str, *, chat: str, accounts: Sequence[object]) -> list[str]:
         """Add accounts (owner and admins only); returns those newly added."""
         await self._audience.require(chat, actor, MANAGERS)
+        if self._homes.abroad(chat):
+            checked = await self._checked_accounts(accounts, besides=actor)
+            return (await self._homes.run(chat, actor, "invite", accounts=checked))["added"]
         newcomers = [account for account in await self._checked_accounts(accounts, besides=actor)
                      if await self._memberships.role(chat, account) is None]
         if newcomers and await self._is_secret(chat):
@@ -86,6 +99,9 @@ class GroupChats:
 
     async def remove(self, actor: str, *, chat: str, account: str) -> bool:
         """Remove a member (owner: anyone but itself; admin: members only) or leave (oneself)."""
+        if self._homes.abroad(chat):
+            await self._audience.require(chat, actor)
+            return (await self._homes.run(chat, actor, "remove", account=account))["removed"]
         target_role = await self._memberships.role(chat, account)
         if account == actor:
             if target_role == OWNER:
@@ -102,6 +118,8 @@ class GroupChats:
     async def set_admin(self, actor: str, *, chat: str, account: str, admin: bool) -> str:
         """Make a member an admin or a member again (the owner only)."""
         await self._audience.require(chat, actor, {OWNER})
+        if self._homes.abroad(chat):
+            return (await self._homes.run(chat, actor, "set_admin", account=account, admin=admin))["role"]
         current = await self._memberships.role(chat, account)
         if current is None or current == OWNER:
             raise MessageNotFound(f"{account} is not a member of the group")
@@ -119,6 +137,9 @@ class GroupChats:
         if await self._is_secret(chat):
             raise InvalidMessage("this is a secret group: its members' devices seal each message, and the node takes "
                                  "no text there", hint="svyaz secret send (the call secret.send)")
+        if self._homes.abroad(chat):
+            return await self._homes.message(chat, sender, "send", text=cleaned, client_id=client_id,
+                                               reply_to=reply_to)
         if reply_to is not None and await self._writer.messages.get(chat, reply_to) is None:
             raise MessageNotFound(f"{chat} has no message {reply_to}")
         return await self._store(chat, sender, client_id, text=cleaned, reply_to=reply_to)
@@ -138,9 +159,14 @@ class GroupChats:
             wrap = sealed_group.parse(base64.b64decode(envelope)).escrow
         except MalformedEnvelope as err:
             raise InvalidMessage(f'"sealed" is not a group secret message envelope: {err}') from None
-        self._secret_policy.check_escrow(wrap)
+        abroad = self._homes.abroad(chat)
+        if not abroad:  # abroad, the home region's policy decides on the escrow wrap
+            self._secret_policy.check_escrow(wrap)
         if self._send_limit is not None:
             self._send_limit.take(sender)
+        if abroad:
+            return await self._homes.message(chat, sender, "send_sealed", sealed=envelope, franking=commitment,
+                                               client_id=client_id)
         return await self._store(chat, sender, client_id, text="", sealed=envelope, franking=commitment)
 
     async def _store(self, chat: str, sender: str, client_id: object, **content) -> Message:
@@ -154,10 +180,15 @@ class GroupChats:
         await self._audience.require(chat, account)  # before saying anything of the group
         if await self._is_secret(chat):
             raise InvalidMessage("secret messages cannot be edited: the node cannot read or change them")
+        if self._homes.abroad(chat):
+            return await self._homes.message(chat, account, "edit", seq=seq, text=clean_text(text))
         return await self._revisions.edit(account, chat=chat, seq=seq, text=text, audience=chat, rules=GROUP_MESSAGES)
 
     async def delete(self, account: str, *, chat: str, seq: object) -> Message:
         """Gone for every member; by its author, the owner or an admin."""
+        if self._homes.abroad(chat):
+            await self._audience.require(chat, account)
+            return await self._homes.message(chat, account, "delete", seq=seq)
         return await self._revisions.delete(account, chat=chat, seq=seq, audience=chat, rules=GROUP_MESSAGES)
 
     async def history(self, account: str, *, chat: str, before: int | None = None, after: int | None = None,
@@ -203,9 +234,13 @@ class GroupChats:
                 account = str(parse_account_id(raw))
             except MalformedAccountId as err:
                 raise InvalidMessage(str(err), hint=err.hint) from None
-            if account.rsplit(":", 1)[1] != self._region:
-                raise Unreachable(f"{account} lives in another region; groups across borders arrive with federation")
-            if not await self._directory.exists(account):
+            region = account.rsplit(":", 1)[1]
+            if not self._homes.may_join(account):
+                raise Unreachable(f"{account} lives in region {region}, which this node does not federate with")
+            # The node serving the actor checks every account, asking abroad if need be; a home
+            # running an invitation from abroad checks again only its own residents (asking abroad
+            # from inside the federation consumer would wait on that very consumer).
+            if (region == self._region or self._homes.may_ask_abroad(besides)) and not await self._directory.exists(account):
                 raise UnknownRecipient(f"there is no account {account}")
             if account != besides and account not in checked:
                 checked.append(account)

@@ -91,6 +91,14 @@ def comments_chat_id(channel: str, post_seq: int) -> str:
     return f"{channel}/p/{post_seq}"
 
 
+def home_of(chat_id: str) -> str:
+    """The region of a group's or channel's (or comment thread's) home node: `g/kz/...` -> `kz`.
+    That node numbers its messages and decides its membership; other regions keep copies."""
+    if chat_kind(chat_id) not in (GROUP, CHANNEL, COMMENTS):
+        raise InvalidMessage(f"{str(chat_id)[:80]!r} is not a group or channel id")
+    return chat_id.split("/", 2)[1]
+
+
 def chat_kind(chat_id: object) -> str:
     """PRIVATE, GROUP, CHANNEL or COMMENTS; InvalidMessage for anything else."""
     if isinstance(chat_id, str):

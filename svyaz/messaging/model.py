@@ -27,6 +27,15 @@ class Message:
     def visible_to(self, account: str) -> bool:
         return account not in self.hidden_for
 
+    @classmethod
+    def from_wire(cls, wire: dict[str, Any]) -> Message:
+        """The message `as_wire` describes (what another node sent of it; `hidden_for` is never sent)."""
+        return cls(chat=wire["chat"], seq=wire["seq"], sender=wire["sender"], client_id=wire["client_id"],
+                   text=wire["text"], sent_at=wire["sent_at"], reply_to=wire.get("reply_to"),
+                   forwarded_from=wire.get("forwarded_from"), edited_at=wire.get("edited_at"),
+                   deleted=bool(wire.get("deleted", False)), links=tuple(wire.get("links", ())),
+                   media=wire.get("media"), sealed=wire.get("sealed"), franking=wire.get("franking"))
+
     def as_wire(self) -> dict[str, Any]:
         """What a participant's client receives (never `hidden_for`: whom else it is hidden from
         is nobody's business)."""
@@ -71,3 +80,12 @@ class ChatInfo:
     @property
     def secret(self) -> bool:
         return self.kind == SECRET_GROUP
+
+    def as_wire(self) -> dict[str, Any]:
+        return {"chat": self.chat, "kind": self.kind, "title": self.title, "owner": self.owner,
+                "created_at": self.created_at}
+
+    @classmethod
+    def from_wire(cls, wire: dict[str, Any]) -> ChatInfo:
+        return cls(chat=wire["chat"], kind=wire["kind"], title=wire["title"], owner=wire["owner"],
+                   created_at=wire["created_at"])

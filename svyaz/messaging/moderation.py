@@ -34,21 +34,37 @@ ReadOne = Callable[[str, str, int], Awaitable[Message]]
 PresenceAudience = Callable[[str], Awaitable[str]]
 
 
+# (blocker, blocked, now blocking?) -> told to the blocked account's home node when it is abroad,
+# which then refuses the blocked account's sends up front (federation; NotPublished if not told).
+BlockRelay = Callable[[str, str, bool], Awaitable[None]]
+
+
 class Moderation:
     def __init__(self, *, blocks: BlockStore, reports: ReportStore, read_one: ReadOne,
-                 clock: Callable[[], float] = time.time) -> None:
+                 relay: BlockRelay | None = None, clock: Callable[[], float] = time.time) -> None:
         self._blocks = blocks
         self._reports = reports
         self._read_one = read_one
+        self._relay = relay
         self._clock = clock
 
     async def block(self, account: str, target: object) -> str:
+        """Stored here first, where it already takes effect; then told abroad. A block that could
+        not be told raises NotPublished: blocking again (idempotent) tells it again."""
         blocked = checked_account(target, besides=account)
         await self._blocks.add(account, blocked, self._clock())
+        await self._tell(account, blocked, True)
         return blocked
 
     async def unblock(self, account: str, target: object) -> bool:
-        return await self._blocks.remove(account, checked_account(target, besides=account))
+        unblocked = checked_account(target, besides=account)
+        removed = await self._blocks.remove(account, unblocked)
+        await self._tell(account, unblocked, False)
+        return removed
+
+    async def _tell(self, blocker: str, blocked: str, blocking: bool) -> None:
+        if self._relay is not None and blocked.rpartition(":")[2] != blocker.rpartition(":")[2]:
+            await self._relay(blocker, blocked, blocking)
 
     async def blocked(self, account: str) -> list[str]:
         return await self._blocks.blocked_by(account)

@@ -4,7 +4,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Protocol
+from typing import Any, Protocol
 
 from svyaz.messaging.chatlist import ChatListEntry
 from svyaz.messaging.events import Event
@@ -29,6 +29,10 @@ class MessageStore(Protocol):
     async def insert(self, message: Message) -> Inserted: ...
 
     async def get(self, chat: str, seq: int) -> Message | None: ...
+
+    async def seq_of(self, chat: str, sender: str, client_id: str) -> int | None:
+        """Where `sender`'s message `client_id` is stored in `chat` (None if it is not): how a
+        message is found from another node, whose sequence numbers are its own."""
 
     async def page(self, chat: str, seqs: range) -> list[Message]:
         """The stored messages among `seqs`, ascending."""
@@ -108,3 +112,12 @@ class PresenceStore(Protocol):
 
     async def get(self, account: str) -> tuple[bool, float] | None:
         """(online, since or last seen), or None if never seen."""
+
+
+class HomeNode(Protocol):
+    """The home node of groups and channels in other regions, reached through federation."""
+
+    async def run(self, chat: str, actor: str, action: str, args: dict[str, Any]) -> dict[str, Any]:
+        """Run `action` (a GroupChats or Channels method name) on `chat`'s home node as `actor`
+        and return its result as the home's `shared_commands` put it; raises NotConfirmed if the
+        home does not answer in time, RefusedAtHome (with the home's code) if it refuses."""

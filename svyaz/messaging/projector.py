@@ -18,13 +18,13 @@ logger = logging.getLogger("svyaz.messaging.projector")
 _RETRY_MAX_S = 5.0
 
 
-async def serve_projector(stream: EventStream, chat_list: ChatListStore, *,
+async def serve_projector(stream: EventStream, chat_list: ChatListStore, *, region: str,
                           task_status: trio.TaskStatus[None] = trio.TASK_STATUS_IGNORED) -> None:
     task_status.started()
     async for record in stream:
         if record.event.kind in PROJECTED:
             try:
-                await _apply_until_stored(chat_list, record.event)
+                await _apply_until_stored(chat_list, record.event, region)
             except MessagingError as err:
                 # A well-formed record the projection cannot use (e.g. a malformed chat id):
                 # retrying cannot help, and stopping here would stop every chat behind it.
@@ -34,11 +34,11 @@ async def serve_projector(stream: EventStream, chat_list: ChatListStore, *,
         stream.done(record)
 
 
-async def _apply_until_stored(chat_list: ChatListStore, event) -> None:
+async def _apply_until_stored(chat_list: ChatListStore, event, region: str) -> None:
     delay = 0.1
     while True:
         try:
-            await project(chat_list, event)
+            await project(chat_list, event, region=region)
             return
         except StoreUnavailable as err:
             logger.warning("chat list store unavailable; retrying", extra={"chat": event.chat, "error": str(err)})

@@ -46,8 +46,12 @@ class PrivateChats:
                  publisher: EventPublisher, directory: AccountDirectory,
                  send_limit: RateLimiter | None = None, blocks: BlockStore | None = None,
                  secret_policy: SecretChatPolicy = SecretChatPolicy(),
+                 peers: frozenset[str] = frozenset(), writer: SequencedWriter | None = None,
                  clock: Callable[[], float] = time.time) -> None:
+        """`peers`: the regions this node federates with; a private chat may have its other
+        participant there. `writer`: shared with the chats' arrivals from those regions."""
         self._region = region
+        self._peers = peers
         self._messages = messages
         self._chat_list = chat_list
         self._publisher = publisher
@@ -56,7 +60,7 @@ class PrivateChats:
         self._send_limit = send_limit
         self._blocks = blocks
         self._secret_policy = secret_policy
-        self._writer = SequencedWriter(messages)
+        self._writer = writer or SequencedWriter(messages)
 
     # --- sending ----------------------------------------------------------------------------------
 
@@ -175,16 +179,18 @@ class PrivateChats:
         return private_chat_id(sender, await self._check_recipient(sender, to))
 
     async def _check_recipient(self, sender: str, to: str) -> str:
-        """`to`, checked to be another account of this region that accepts `sender`'s messages."""
+        """`to`, checked to be another account, of this region or a federated one, that accepts
+        `sender`'s messages. An account abroad is checked against what its home node told this one:
+        its blocks of `sender` arrive by federation."""
         try:
             recipient = parse_account_id(to)
         except MalformedAccountId as err:
             raise InvalidMessage(str(err), hint=err.hint) from None
         if str(recipient) == sender:
             raise InvalidMessage("a private chat needs two people; write to someone else")
-        if recipient.region != self._region:
-            raise Unreachable(f"{recipient} lives in region {recipient.region}; chats across borders arrive "
-                              "with federation")
+        if recipient.region != self._region and recipient.region not in self._peers:
+            raise Unreachable(f"{recipient} lives in region {recipient.region}, which this node does not "
+                              "federate with")
         if not await self._directory.exists(str(recipient)):
             raise UnknownRecipient(f"there is no account {recipient}")
         if self._blocks is not None and await self._blocks.blocks(str(recipient), sender):
@@ -229,7 +235,7 @@ class PrivateChats:
         """The writer's path to the chat list (seed ADR-1). A failure here is not the sender's
         problem: the projector applies the same event from Kafka."""
         try:
-            await project(self._chat_list, event)
+            await project(self._chat_list, event, region=self._region)
         except Exception as err:  # noqa: BLE001 - any store failure; the Kafka path repairs it
             logger.warning("chat list not updated directly; the projector will",
                            extra={"chat": event.chat, "error": str(err)})

@@ -6,9 +6,46 @@ from __future__ import annotations
 from collections.abc import Callable, Collection
 
 from svyaz.messaging import events
-from svyaz.messaging.errors import NotAParticipant
+from svyaz.messaging.errors import NotAParticipant, Unreachable
 from svyaz.messaging.events import Event
-from svyaz.messaging.ports import EventPublisher, Memberships
+from svyaz.messaging.ids import home_of
+from svyaz.messaging.model import Message
+from svyaz.messaging.ports import EventPublisher, HomeNode, Memberships
+
+
+class Homes:
+    """Where a change to a group or channel is made: here, or, for one homed in another region,
+    on its home node (through `home`), which numbers its messages and decides its membership."""
+
+    def __init__(self, region: str, peers: frozenset[str] = frozenset(), home: HomeNode | None = None) -> None:
+        self._region = region
+        self._peers = peers
+        self._home = home
+
+    def abroad(self, chat: str) -> bool:
+        region = home_of(chat)
+        if region == self._region:
+            return False
+        if self._home is None or region not in self._peers:
+            raise Unreachable(f"{chat} lives in region {region}, which this node does not federate with")
+        return True
+
+    def may_ask_abroad(self, actor: str) -> bool:
+        """Whether a call by `actor` may wait on another region: only one made here, not a change
+        run here for a member abroad (the federation consumer running it must not wait on itself)."""
+        return actor.rsplit(":", 1)[1] == self._region
+
+    def may_join(self, account: str) -> bool:
+        """Whether `account` lives here or in a region this node federates with."""
+        region = account.rsplit(":", 1)[1]
+        return region == self._region or region in self._peers
+
+    async def run(self, chat: str, actor: str, action: str, **args) -> dict:
+        assert self._home is not None, "run only what abroad() said is abroad"
+        return await self._home.run(chat, actor, action, args)
+
+    async def message(self, chat: str, actor: str, action: str, **args) -> Message:
+        return Message.from_wire((await self.run(chat, actor, action, **args))["message"])
 
 
 class Audience:

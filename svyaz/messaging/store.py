@@ -148,6 +148,18 @@ class MongoMessageStore(ThreadedAdapter):
         doc = self._messages.find_one({"_id": message_id(chat, seq)})
         return self._message(doc) if doc is not None else None
 
+    async def seq_of(self, chat: str, sender: str, client_id: str) -> int | None:
+        return await self._run(self._seq_of, chat, sender, client_id)
+
+    @blocking
+    def _seq_of(self, chat: str, sender: str, client_id: str) -> int | None:
+        known = self._client_ids.find_one({"_id": _client_key(chat, sender, client_id)})
+        if known is not None:
+            return known["seq"]
+        # A writer that died before recording the client id: the slow lookup, as for a resend.
+        doc = self._messages.find_one({"chat": chat, "sender": sender, "client_id": client_id}, {"seq": 1})
+        return doc["seq"] if doc is not None else None
+
     async def page(self, chat: str, seqs: range) -> list[Message]:
         return await self._run(self._page, chat, seqs)
 

@@ -35,7 +35,10 @@ from svyaz.node.handlers.secret import SecretChatHandlers
 from svyaz.node.handlers.shared_chats import SharedChatHandlers
 from svyaz.node.handlers.roles import RoleHandlers
 from svyaz.node.keys import load_or_create_token_keyring
+from svyaz.node.federation.service import Asking, Federation, block_relay, build_federation, open_outbox_for
+from svyaz.node.handlers.directory import DirectoryHandlers
 from svyaz.node.messaging import Messaging, open_messaging
+from svyaz.node.metrics import NodeMetrics
 from svyaz.rbac.administration import RoleAdministration
 from svyaz.rbac.guard import Guard
 from svyaz.rbac.loader import RoleLoader
@@ -58,6 +61,7 @@ class NodeApi:
     identity_store: IdentityStore
     roles_loaded: trio.Event
     messaging: Messaging
+    federation: Federation | None
 
     async def run_role_watcher(self) -> None:
         """The watcher, marking the roles loaded once it has read them all (it may wait for Kafka)."""
@@ -71,7 +75,7 @@ class RolesNotLoaded(SvyazError):
 
 
 @asynccontextmanager
-async def open_node_api(config: NodeConfig) -> AsyncIterator[NodeApi]:
+async def open_node_api(config: NodeConfig, metrics: NodeMetrics | None = None) -> AsyncIterator[NodeApi]:
     region, store, kafka = config.region, config.store, config.kafka
     policy = load_policy(Path(config.rbac.policy_dir) / "model.conf", Path(config.rbac.policy_dir) / "policy.csv")
     signer = await trio.to_thread.run_sync(load_or_generate_keypair, config.data_path / "audit")
@@ -112,28 +116,39 @@ async def open_node_api(config: NodeConfig) -> AsyncIterator[NodeApi]:
 
         administration = RoleAdministration(guard, role_store, publisher, loader, audit,
                                             second_factor=has_second_factor)
-        async with open_messaging(config, client, identity_store, limiter) as messaging:
-            handlers = {
-                **IdentityHandlers(identity, audit, limiter=limiter, granted_roles=granted_roles).routes(),
-                **RoleHandlers(administration).routes(),
-                **MessageHandlers(messaging.chats, messaging.groups, messaging.channels, messaging.overview).routes(),
-                **SharedChatHandlers(messaging.groups, messaging.channels).routes(),
-                **SafetyHandlers(messaging.moderation, messaging.presence, audit).routes(),
-                **SecretChatHandlers(messaging.prekeys, messaging.chats, messaging.moderation, audit,
-                                    groups=messaging.groups).routes(),
-            }
-            yield NodeApi(
-                api=Api(region=region, guard=guard, handlers=handlers, self_checked=RoleHandlers.SELF_CHECKED),
-                authenticator=IdentityAuthenticator(identity, limiter=limiter),
-                audit=audit,
-                role_watcher=RoleWatcher(loader, bootstrap_servers=kafka.bootstrap_servers,
-                                         topic_prefix=kafka.topic_prefix,
-                                         reload_interval_s=config.rbac.reload_interval_s,
-                                         client_id=config.node.id, kafka_timeout_s=kafka.timeout_s),
-                identity_store=identity_store,
-                roles_loaded=roles_loaded,
-                messaging=messaging,
-            )
+        async with open_outbox_for(config, client, limiter) as outbox:
+            # Questions to other regions' nodes go out through the outbox; the applier hands back the answers.
+            asking = Asking.through(outbox, wait_s=config.federation.answer_wait_s)
+            async with open_messaging(config, client, identity_store, limiter, peers=asking.peers,
+                                      block_relay=block_relay(outbox) if outbox is not None else None,
+                                      home=asking.home, remote_accounts=asking.directory) as messaging:
+                federation = None if outbox is None else build_federation(
+                    config, client, limiter, outbox=outbox, asking=asking, messaging=messaging, audit=audit,
+                    metrics=metrics)
+                handlers = {
+                    **IdentityHandlers(identity, audit, limiter=limiter, granted_roles=granted_roles).routes(),
+                    **RoleHandlers(administration).routes(),
+                    **MessageHandlers(messaging.chats, messaging.groups, messaging.channels, messaging.overview).routes(),
+                    **SharedChatHandlers(messaging.groups, messaging.channels).routes(),
+                    **SafetyHandlers(messaging.moderation, messaging.presence, audit).routes(),
+                    **SecretChatHandlers(messaging.prekeys, messaging.chats, messaging.moderation, audit,
+                                        groups=messaging.groups).routes(),
+                    **DirectoryHandlers(region=region, local=messaging.directory.lookup, remote=asking.directory,
+                                        peers=asking.peers).routes(),
+                }
+                yield NodeApi(
+                    api=Api(region=region, guard=guard, handlers=handlers, self_checked=RoleHandlers.SELF_CHECKED),
+                    authenticator=IdentityAuthenticator(identity, limiter=limiter),
+                    audit=audit,
+                    role_watcher=RoleWatcher(loader, bootstrap_servers=kafka.bootstrap_servers,
+                                             topic_prefix=kafka.topic_prefix,
+                                             reload_interval_s=config.rbac.reload_interval_s,
+                                             client_id=config.node.id, kafka_timeout_s=kafka.timeout_s),
+                    identity_store=identity_store,
+                    roles_loaded=roles_loaded,
+                    messaging=messaging,
+                    federation=federation,
+                )
 
 
 @asynccontextmanager

@@ -1,4 +1,5 @@
-"""The HTTP side port: GET /healthz, /readyz and /metrics for load balancers and Prometheus.
+"""The HTTP side port: GET /healthz, /readyz and /metrics for load balancers and Prometheus, and
+/federation for `svyaz federation status`.
 
 `SideRoutes` decides the response from the method and path alone (no I/O); `serve_http_connection`
 speaks HTTP/1.1 through h11 on any trio stream, with keep-alive, and closes a connection whose next
@@ -9,7 +10,7 @@ from __future__ import annotations
 
 import json
 import logging
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from functools import partial
@@ -39,7 +40,7 @@ class Response:
     content_type: str
     body: bytes
     route: str
-    """A closed set of names (healthz, readyz, metrics, unknown) for metric labels."""
+    """A closed set of names (healthz, readyz, metrics, federation, unknown) for metric labels."""
     allow: str | None = None
 
 
@@ -63,13 +64,18 @@ def render_readiness(readiness: Readiness) -> dict[str, object]:
 
 
 class SideRoutes:
-    def __init__(self, readiness: Callable[[], Readiness], registry: CollectorRegistry) -> None:
+    def __init__(self, readiness: Callable[[], Readiness], registry: CollectorRegistry,
+                 federation: Callable[[], Mapping[str, object]] | None = None) -> None:
+        """`federation`: the /federation document (svyaz/node/federation/watch.py), None when
+        federation is off."""
         self._readiness = readiness
         self._registry = registry
+        self._federation = federation
 
     def respond(self, method: str, target: str) -> Response:
         path = target.split("?", 1)[0]
-        routes = {"/healthz": self._healthz, "/readyz": self._readyz, "/metrics": self._metrics}
+        routes = {"/healthz": self._healthz, "/readyz": self._readyz, "/metrics": self._metrics,
+                  "/federation": self._federation_status}
         handler = routes.get(path)
         if handler is None:
             return _json_response(404, {"error": "not_found", "message": f"no route {path}"}, "unknown")
@@ -90,6 +96,13 @@ class SideRoutes:
 
     def _metrics(self) -> Response:
         return Response(200, CONTENT_TYPE_LATEST, generate_latest(self._registry), "metrics")
+
+    def _federation_status(self) -> Response:
+        if self._federation is None:
+            return _json_response(404, {"error": "federation_off",
+                                        "message": "federation is not enabled on this node (federation.enabled)"},
+                                  "federation")
+        return _json_response(200, self._federation(), "federation")
 
 
 async def serve_http_connection(

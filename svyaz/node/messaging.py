@@ -16,6 +16,7 @@ from collections import OrderedDict
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
+from functools import partial
 from pathlib import Path
 
 import trio
@@ -24,6 +25,7 @@ from pymongo import MongoClient
 from pymongo.errors import PyMongoError
 
 from svyaz.identity.store import IdentityStore
+from svyaz.messaging.arrivals import PrivateArrivals
 from svyaz.messaging.bus import (
     ensure_topic,
     event_topics,
@@ -35,7 +37,7 @@ from svyaz.messaging.at_rest import AtRest
 from svyaz.messaging.channels import Channels
 from svyaz.messaging.groups import GroupChats
 from svyaz.messaging.ids import CHANNEL, GROUP
-from svyaz.messaging.moderation import MessageReader, Moderation, Presence
+from svyaz.messaging.moderation import BlockRelay, MessageReader, Moderation, Presence
 from svyaz.messaging.overview import ChatOverview
 from svyaz.messaging.writer import SequencedWriter
 from svyaz.messaging.prekey_store import MongoPrekeys
@@ -43,6 +45,7 @@ from svyaz.messaging.prekeys import PrekeyDirectory
 from svyaz.node.secret_policy import load_secret_policy
 from svyaz.messaging.errors import StoreUnavailable
 from svyaz.messaging.projector import serve_projector
+from svyaz.messaging.ports import AccountDirectory, EventPublisher, HomeNode
 from svyaz.messaging.ratelimit import RateLimiter
 from svyaz.messaging.service import PrivateChats
 from svyaz.messaging.notifier import FilePushSender, Notifier
@@ -61,9 +64,22 @@ _RETRY_S = 2.0
 KNOWN_ACCOUNTS = 100_000
 
 
+class AccountsHereAndAbroad:
+    """`AccountDirectory` over this region's accounts and, through federation, its peers'."""
+
+    def __init__(self, region: str, here: AccountDirectory, abroad: AccountDirectory) -> None:
+        self._region = region
+        self._here = here
+        self._abroad = abroad
+
+    async def exists(self, account: str) -> bool:
+        directory = self._here if account.rpartition(":")[2] == self._region else self._abroad
+        return await directory.exists(account)
+
+
 class IdentityDirectory:
-    """What messaging asks identity: does an account exist (`AccountDirectory`), and who may see
-    its presence (its profile's setting)."""
+    """What messaging asks identity: does an account exist (`AccountDirectory`), what is it called,
+    and who may see its presence (its profile's setting)."""
 
     def __init__(self, store: IdentityStore, limiter: trio.CapacityLimiter) -> None:
         self._store = store
@@ -89,6 +105,13 @@ class IdentityDirectory:
         now = time.time()
         return [session.session_id for session in sessions if session.is_active(now)]
 
+    async def lookup(self, account: str) -> tuple[bool, str]:
+        """(whether `account` exists here, its display name): what anyone signed in may learn of it."""
+        if not await self.exists(account):
+            return False, ""
+        profile = await trio.to_thread.run_sync(self._store.get_profile, account, limiter=self._limiter)
+        return True, profile.display_name
+
     async def presence_audience(self, account: str) -> str:
         profile = await trio.to_thread.run_sync(self._store.get_profile, account, limiter=self._limiter)
         return profile.presence
@@ -109,6 +132,16 @@ class Messaging:
     delivery: LocalDelivery
     config: NodeConfig
     chat_list: MongoChatListStore
+    # What federation applies peers' events to (svyaz/node/federation).
+    arrivals: PrivateArrivals
+    private_messages: MongoMessageStore
+    directory: IdentityDirectory
+    blocks: MongoBlocks
+    group_members: MongoMemberships
+    group_messages: MongoMessageStore
+    channel_members: MongoMemberships
+    channel_messages: MongoMessageStore
+    publisher: EventPublisher
     indexed: tuple[MongoChatListStore | MongoMessageStore | MongoMemberships | MongoBlocks | MongoReports, ...]
     # Set once the gateway's live feed sits at the end of every event topic: before that, events
     # would pass this gateway by, so the node reports itself not ready (`FeedProbe`).
@@ -134,7 +167,7 @@ class Messaging:
                                   client_id=f"{self.config.node.id}-notifier") as offline,
             ):
                 self.feed_ready.set()
-                nursery.start_soon(serve_projector, projected, self.chat_list)
+                nursery.start_soon(partial(serve_projector, projected, self.chat_list, region=self.config.region))
                 nursery.start_soon(self.notifier.serve, offline)
                 nursery.start_soon(self.delivery.serve, live)
                 await trio.sleep_forever()
@@ -196,7 +229,12 @@ def content_at_rest(config: NodeConfig) -> AtRest:
 
 @asynccontextmanager
 async def open_messaging(config: NodeConfig, client: MongoClient, identity_store: IdentityStore,
-                         limiter: trio.CapacityLimiter) -> AsyncIterator[Messaging]:
+                         limiter: trio.CapacityLimiter, *, peers: frozenset[str] = frozenset(),
+                         block_relay: BlockRelay | None = None, home: HomeNode | None = None,
+                         remote_accounts: AccountDirectory | None = None) -> AsyncIterator[Messaging]:
+    """`peers`: the regions this node federates with (none: conversations stay in the region);
+    `block_relay` tells their nodes of blocks of their accounts; `home` runs changes to groups and
+    channels homed there; `remote_accounts` says whether their accounts exist."""
     prefix, kafka = config.store.database_prefix, config.kafka
     at_rest = await trio.to_thread.run_sync(content_at_rest, config)
     chat_list_db = client[f"{prefix}_chatlist"]
@@ -207,6 +245,7 @@ async def open_messaging(config: NodeConfig, client: MongoClient, identity_store
     group_members = MongoMemberships(client[f"{prefix}_groups"], chat_list_db, limiter)
     channel_members = MongoMemberships(client[f"{prefix}_channels"], chat_list_db, limiter)
     directory = IdentityDirectory(identity_store, limiter)
+    accounts = directory if remote_accounts is None else AccountsHereAndAbroad(config.region, directory, remote_accounts)
     blocks = MongoBlocks(client[f"{prefix}_core"], limiter)
     presence_store = MongoPresence(client[f"{prefix}_core"], limiter, gateway=config.node.id)
     reports = MongoReports(client[f"{prefix}_moderation"], limiter, at_rest=at_rest)
@@ -216,15 +255,22 @@ async def open_messaging(config: NodeConfig, client: MongoClient, identity_store
         send_limit = RateLimiter(rate_per_s=config.messaging.send_rate_per_s, burst=config.messaging.send_burst,
                                  clock=time.monotonic)
         secret_policy = await trio.to_thread.run_sync(load_secret_policy, Path(config.rbac.policy_dir), config.region)
+        private_writer = SequencedWriter(private)
         chats = PrivateChats(region=config.region, messages=private, chat_list=chat_list, publisher=publisher,
-                             directory=directory, send_limit=send_limit, blocks=blocks, secret_policy=secret_policy)
+                             directory=accounts, send_limit=send_limit, blocks=blocks, secret_policy=secret_policy,
+                             peers=peers, writer=private_writer)
+        arrivals = PrivateArrivals(region=config.region, messages=private, chat_list=chat_list, publisher=publisher,
+                                   writer=private_writer, blocks=blocks)
         groups = GroupChats(region=config.region, writer=SequencedWriter(group_messages), memberships=group_members,
-                            publisher=publisher, directory=directory, send_limit=send_limit, secret_policy=secret_policy)
+                            publisher=publisher, directory=accounts, send_limit=send_limit, secret_policy=secret_policy,
+                            peers=peers, home=home)
         channels = Channels(region=config.region, writer=SequencedWriter(channel_messages),
-                            memberships=channel_members, publisher=publisher, send_limit=send_limit)
+                            memberships=channel_members, publisher=publisher, send_limit=send_limit,
+                            peers=peers, home=home)
         overview = ChatOverview(chats, {GROUP: (group_members, group_messages),
                                         CHANNEL: (channel_members, channel_messages)}, index=group_members)
-        moderation = Moderation(blocks=blocks, reports=reports, read_one=MessageReader(chats, groups, channels))
+        moderation = Moderation(blocks=blocks, reports=reports, read_one=MessageReader(chats, groups, channels),
+                                relay=block_relay)
         prekeys = PrekeyDirectory(region=config.region, store=MongoPrekeys(client[f"{prefix}_core"], limiter),
                                   directory=directory, blocks=blocks, claim_limit=send_limit, policy=secret_policy)
         presence = Presence(store=presence_store, blocks=blocks, audience=directory.presence_audience,
@@ -243,6 +289,9 @@ async def open_messaging(config: NodeConfig, client: MongoClient, identity_store
         yield Messaging(chats=chats, groups=groups, channels=channels, overview=overview, moderation=moderation,
                         presence=presence, prekeys=prekeys, notifier=notifier, presence_store=presence_store,
                         presence_recorder=recorder, delivery=delivery,
-                        config=config, chat_list=chat_list,
+                        config=config, chat_list=chat_list, arrivals=arrivals, private_messages=private,
+                        directory=directory, blocks=blocks, group_members=group_members,
+                        group_messages=group_messages, channel_members=channel_members,
+                        channel_messages=channel_messages, publisher=publisher,
                         indexed=(chat_list, private, group_messages, channel_messages, group_members,
                                  channel_members, blocks, reports))

@@ -22,6 +22,7 @@ from svyaz.gost import load_gost_provider
 from svyaz.node.composition import keep_identity_indexes, open_node_api
 from svyaz.node.config import NodeConfig
 from svyaz.node.events import KafkaEventBusProbe
+from svyaz.node.federation.watch import watch_federation
 from svyaz.node.gateway import Gateway
 from svyaz.node.health import HealthMonitor
 from svyaz.node.http import HttpSidePort, SideRoutes
@@ -71,11 +72,14 @@ async def _serve(
     config: NodeConfig, signals: AsyncIterator[int], task_status: trio.TaskStatus[BoundPorts]
 ) -> None:
     metrics = create_metrics(CollectorRegistry())
-    async with open_store_probe(config.store) as store, open_node_api(config) as node_api:
+    async with open_store_probe(config.store) as store, open_node_api(config, metrics) as node_api:
         kafka = KafkaEventBusProbe(config.kafka, client_id=config.node.id)
         health = HealthMonitor({"store": store, "kafka": kafka, "live_feed": FeedProbe(node_api.messaging)},
                                config.health, metrics)
-        side_port = HttpSidePort(config.http, SideRoutes(lambda: health.readiness, metrics.registry), metrics)
+        watch = None if node_api.federation is None else await watch_federation(node_api.federation, metrics)
+        side_port = HttpSidePort(config.http, SideRoutes(lambda: health.readiness, metrics.registry,
+                                                         federation=None if watch is None else watch.document),
+                                 metrics)
         gateway = Gateway(config.gateway, region=config.region, node_id=config.node.id, metrics=metrics,
                           api=node_api.api, authenticator=node_api.authenticator, identity=config.identity,
                           delivery=node_api.messaging.delivery)
@@ -86,6 +90,8 @@ async def _serve(
             nursery.start_soon(node_api.run_role_watcher)
             nursery.start_soon(keep_identity_indexes, node_api.identity_store)
             nursery.start_soon(node_api.messaging.run)
+            if node_api.federation is not None:
+                nursery.start_soon(node_api.federation.run)
             http_port = await nursery.start(side_port.run)
             gateway_port = await nursery.start(gateway.run)
             ports = BoundPorts(gateway=gateway_port, http=http_port)

@@ -108,6 +108,7 @@ CATALOGUE = Catalogue((
     Action("block.list", "list the accounts one has blocked"),
     Action("report.create", "report an account (spam, fraud, abuse) with messages one can see"),
     Action("presence.get", "see whether an account is online, as its privacy setting allows"),
+    Action("directory.lookup", "find out whether an account (here or abroad) exists, and its display name"),
     Action("keys.publish", "publish one's device's secret-chat prekeys (public keys only)"),
     Action("keys.count", "count one's one-time prekeys the node still holds"),
     Action("keys.claim", "take an account's prekey bundle to start a secret chat with it"),

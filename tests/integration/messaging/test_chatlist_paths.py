@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import uuid
 from contextlib import asynccontextmanager
+from functools import partial
 
 import pytest
 import trio
@@ -87,7 +88,7 @@ async def test_the_projector_alone_keeps_the_list_right(stack, test_id):
         await converse(chats)
         async with open_event_stream(stack.kafka("ru"), topic, group_id=f"{test_id}.projector",
                                      client_id="test-projector") as stream, trio.open_nursery() as nursery:
-            nursery.start_soon(serve_projector, stream, chat_list)
+            nursery.start_soon(partial(serve_projector, stream, chat_list, region="ru"))
             with trio.fail_after(20):
                 while True:
                     try:
@@ -109,7 +110,7 @@ async def test_both_paths_together_agree_and_a_replay_changes_nothing(stack, tes
             seen = 0
             with trio.fail_after(20):
                 async for record in stream:
-                    await project(chat_list, record.event)
+                    await project(chat_list, record.event, region="ru")
                     seen += 1
                     if seen == 5:  # four messages and one read receipt
                         break

@@ -67,6 +67,10 @@ class MemoryMessageStore:
     async def get(self, chat: str, seq: int) -> Message | None:
         return self.messages.get((chat, seq))
 
+    async def seq_of(self, chat: str, sender: str, client_id: str) -> int | None:
+        copy = self._by_fields(chat, sender, client_id)
+        return copy.seq if copy is not None else None
+
     async def page(self, chat: str, seqs: range) -> list[Message]:
         return [self.messages[(chat, seq)] for seq in seqs if (chat, seq) in self.messages]
 

@@ -221,15 +221,22 @@ def test_a_read_receipt_ahead_of_the_messages_gives_no_negative_unread():
     (typing(ALICE), ()),
 ], ids=lambda value: value.kind if isinstance(value, Event) else None)
 def test_accounts_concerned(event, accounts):
-    assert accounts_concerned(event) == accounts
+    assert accounts_concerned(event, "ru") == accounts
 
 
 def test_the_actor_is_concerned_even_when_not_a_recipient():
     event = replace(created(1), recipients=(BOB,))
-    assert accounts_concerned(event) == (ALICE, BOB)
+    assert accounts_concerned(event, "ru") == (ALICE, BOB)
+
+
+def test_a_participant_of_another_region_has_no_entry_here():
+    """Bob lives in kz: his chat list is kept by kz's node, which stores the chat too."""
+    event = replace(created(1), chat="dm/@alice:ru/@bob:kz", recipients=(ALICE, "@bob:kz"), actor="@bob:kz")
+    assert accounts_concerned(event, "ru") == (ALICE,)
+    assert accounts_concerned(event, "kz") == ("@bob:kz",)
 
 
 @pytest.mark.parametrize("chat", ["g/ru/0123456789abcdef", "c/ru/0123456789abcdef", "c/ru/0123456789abcdef/p/3"])
 def test_group_and_channel_events_concern_no_entry(chat):
     for event in (created(1), edited(1, "x"), deleted(1), receipt(events.RECEIPT_READ, BOB, 1)):
-        assert accounts_concerned(replace(event, chat=chat, audience=chat)) == ()
+        assert accounts_concerned(replace(event, chat=chat, audience=chat), "ru") == ()

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import logging
 from dataclasses import replace
+from functools import partial
 
 import pytest
 import trio
@@ -44,7 +45,7 @@ def view(store: MemoryChatList, account: str) -> ChatListEntry | None:
 
 async def test_a_new_message_makes_an_entry_for_each_participant():
     store = MemoryChatList()
-    await project(store, created(1, ALICE, "hi Bob"))
+    await project(store, created(1, ALICE, "hi Bob"), region="ru")
     alice, bob = store.entry(ALICE, CHAT), store.entry(BOB, CHAT)
     assert (alice.peer, alice.last_seq, alice.read_seq, alice.version) == (BOB, 1, 1, 1)
     assert (bob.peer, bob.preview, bob.preview_sender, bob.unread, bob.version) == (ALICE, "hi Bob", ALICE, 1, 1)
@@ -52,9 +53,9 @@ async def test_a_new_message_makes_an_entry_for_each_participant():
 
 async def test_projecting_an_event_again_writes_nothing():
     store = MemoryChatList()
-    await project(store, created(1, ALICE))
+    await project(store, created(1, ALICE), region="ru")
     before, puts = dict(store.entries), store.puts
-    await project(store, created(1, ALICE))
+    await project(store, created(1, ALICE), region="ru")
     assert store.entries == before
     assert store.puts == puts
 
@@ -63,18 +64,18 @@ async def test_replaying_a_whole_chat_changes_nothing():
     history = [created(1, ALICE), created(2, BOB), read(ALICE, 2), created(3, BOB)]
     store = MemoryChatList()
     for event in history:
-        await project(store, event)
+        await project(store, event, region="ru")
     before = dict(store.entries)
     for event in history:
-        await project(store, event)
+        await project(store, event, region="ru")
     assert store.entries == before
 
 
 async def test_a_read_receipt_writes_only_the_readers_entry():
     store = MemoryChatList()
-    await project(store, created(1, ALICE))
+    await project(store, created(1, ALICE), region="ru")
     alice = store.entry(ALICE, CHAT)
-    await project(store, read(BOB, 1))
+    await project(store, read(BOB, 1), region="ru")
     assert store.entry(ALICE, CHAT) == alice
     assert (store.entry(BOB, CHAT).read_seq, store.entry(BOB, CHAT).unread) == (1, 0)
 
@@ -87,26 +88,26 @@ async def test_a_read_receipt_writes_only_the_readers_entry():
 ], ids=lambda event: f"{event.kind}:{event.chat[:2]}")
 async def test_events_without_entries_never_touch_the_store(event):
     store = BrokenChatList()
-    await project(store, event)
+    await project(store, event, region="ru")
     assert store.calls == 0
 
 
 async def test_a_store_failure_reaches_the_caller():
     # The direct path logs it; the projector retries (test_projector.py).
     with pytest.raises(StoreUnavailable):
-        await project(BrokenChatList(), created(1, ALICE))
+        await project(BrokenChatList(), created(1, ALICE), region="ru")
 
 
 # --- the two paths at once ------------------------------------------------------------------------
 
 async def test_both_paths_applying_the_same_event_at_once_converge():
     alone = MemoryChatList()
-    await project(alone, created(1, ALICE))
+    await project(alone, created(1, ALICE), region="ru")
 
     store = InterleavingChatList()
     async with trio.open_nursery() as nursery:
-        nursery.start_soon(project, store, created(1, ALICE))   # the writer, directly
-        nursery.start_soon(project, store, created(1, ALICE))   # the projector, from Kafka
+        nursery.start_soon(partial(project, store, created(1, ALICE), region="ru"))   # the writer, directly
+        nursery.start_soon(partial(project, store, created(1, ALICE), region="ru"))   # the projector, from Kafka
     assert store.refused_puts >= 1                              # one of them lost a compare-and-set
     for account in (ALICE, BOB):
         assert store.entry(account, CHAT) == alone.entry(account, CHAT)
@@ -115,8 +116,8 @@ async def test_both_paths_applying_the_same_event_at_once_converge():
 async def test_both_paths_applying_different_events_at_once_lose_neither():
     store = InterleavingChatList()
     async with trio.open_nursery() as nursery:
-        nursery.start_soon(project, store, created(1, ALICE, "first"))
-        nursery.start_soon(project, store, created(2, BOB, "second"))
+        nursery.start_soon(partial(project, store, created(1, ALICE, "first"), region="ru"))
+        nursery.start_soon(partial(project, store, created(2, BOB, "second"), region="ru"))
     alice, bob = store.entry(ALICE, CHAT), store.entry(BOB, CHAT)
     assert (alice.last_seq, alice.preview, alice.read_seq, alice.unread) == (2, "second", 1, 1)
     assert (bob.last_seq, bob.preview, bob.read_seq, bob.unread) == (2, "second", 2, 0)
@@ -132,7 +133,7 @@ async def test_both_paths_one_after_the_other_converge(order):
         paths = [sequence[:1], sequence, sequence[1:]]
     for path in paths:
         for event in path:
-            await project(store, event)
+            await project(store, event, region="ru")
     assert view(store, ALICE) == ChatListEntry(account=ALICE, chat=CHAT, peer=BOB, last_seq=2, last_at=102.0,
                                                preview="message 2", preview_sender=BOB, preview_at=102.0,
                                                read_seq=2)
@@ -158,7 +159,7 @@ class RacedOnce(MemoryChatList):
 
 async def test_a_compare_and_set_loser_reads_again_and_retries():
     store = RacedOnce(rival=created(2, BOB, "the rival's"))
-    await project(store, created(1, ALICE, "mine"))
+    await project(store, created(1, ALICE, "mine"), region="ru")
     alice_attempts = [attempt for attempt in store.attempts if attempt[0] == ALICE]
     assert alice_attempts == [(ALICE, 0, False), (ALICE, 1, True)]
     alice = store.entry(ALICE, CHAT)
@@ -180,6 +181,6 @@ class AlwaysRaced(MemoryChatList):
 async def test_a_writer_that_keeps_losing_gives_up_quietly_after_a_few_attempts(caplog):
     store = AlwaysRaced()
     with caplog.at_level(logging.WARNING, logger="svyaz.messaging.chatlist"):
-        await project(store, created(1, ALICE))
+        await project(store, created(1, ALICE), region="ru")
     assert store.puts == 2 * 4                       # four attempts for each of the two entries
     assert [r.levelno for r in caplog.records] == [logging.WARNING, logging.WARNING]

@@ -65,7 +65,7 @@ async def test_the_projector_applies_projected_events_and_marks_every_record_don
         Event(kind=events.RECEIPT_DELIVERED, chat=CHAT, actor=ALICE, recipients=(ALICE, BOB), seq=2),
         Event(kind=events.RECEIPT_READ, chat=CHAT, actor=ALICE, recipients=(ALICE, BOB), seq=2),
     ], chat_list)
-    await serve_projector(stream, chat_list)
+    await serve_projector(stream, chat_list, region="ru")
     assert stream.done_offsets == [0, 1, 2, 3, 4]
     alice = chat_list.entry(ALICE, CHAT)
     assert (alice.last_seq, alice.read_seq, alice.unread) == (2, 2, 0)
@@ -75,7 +75,7 @@ async def test_the_projector_applies_projected_events_and_marks_every_record_don
 async def test_a_record_is_marked_done_only_after_it_is_applied():
     chat_list = MemoryChatList()
     stream = ListStream([created(1, ALICE)], chat_list)
-    await serve_projector(stream, chat_list)
+    await serve_projector(stream, chat_list, region="ru")
     assert (ALICE, CHAT) in stream.seen_at_done[0] and (BOB, CHAT) in stream.seen_at_done[0]
 
 
@@ -96,7 +96,7 @@ async def test_the_projector_waits_out_an_unavailable_store(autojump_clock):
     stream = ListStream([created(1, ALICE)], chat_list)
     started = trio.current_time()
     with trio.fail_after(60):
-        await serve_projector(stream, chat_list)
+        await serve_projector(stream, chat_list, region="ru")
     assert stream.done_offsets == [0]
     assert chat_list.entry(BOB, CHAT).last_seq == 1
     # Backing off: 0.1 + 0.2 + 0.4 + 0.8 + 1.6 seconds.
@@ -106,6 +106,6 @@ async def test_the_projector_waits_out_an_unavailable_store(autojump_clock):
 async def test_a_record_the_chat_list_cannot_take_is_skipped_not_fatal():
     chat_list = MemoryChatList()
     stream = ListStream([created(1, ALICE, chat="dm/not-a-chat"), created(1, ALICE)], chat_list)
-    await serve_projector(stream, chat_list)
+    await serve_projector(stream, chat_list, region="ru")
     assert stream.done_offsets == [0, 1]
     assert chat_list.entry(BOB, CHAT).last_seq == 1

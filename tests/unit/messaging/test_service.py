@@ -512,7 +512,7 @@ async def test_a_failing_chat_list_does_not_fail_the_send_and_the_projector_repa
 
     repaired = MemoryChatList()
     for event in publisher.events:                               # what the projector reads from Kafka
-        await project(repaired, event)
+        await project(repaired, event, region="ru")
     assert repaired.entry(ALICE, AB).last_seq == 1
     assert (repaired.entry(BOB, AB).preview, repaired.entry(BOB, AB).unread) == ("hello", 0)
 
@@ -524,7 +524,7 @@ async def test_the_projector_path_alone_builds_the_same_list_as_the_writer(world
     await world.chats.mark(ALICE, chat=AB, seq=2, kind="read")
     projected = MemoryChatList()
     for event in world.publisher.events:
-        await project(projected, event)
+        await project(projected, event, region="ru")
     for account in (ALICE, BOB):
         mine, theirs = world.chat_list.entry(account, AB), projected.entry(account, AB)
         assert (mine.last_seq, mine.preview, mine.read_seq) == (theirs.last_seq, theirs.preview, theirs.read_seq)
@@ -618,7 +618,7 @@ async def test_changes_to_a_message_are_published_in_the_order_they_were_made(wo
     # What the other participant's client and the projector see, in Kafka's order:
     projected = MemoryChatList()
     for event in world.publisher.events:
-        await project(projected, event)
+        await project(projected, event, region="ru")
     stored = world.messages.stored(AB)[0]
     expected_preview = "message deleted" if stored.deleted else stored.text
     assert projected.entry(BOB, AB).preview == expected_preview

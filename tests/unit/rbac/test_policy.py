@@ -53,6 +53,7 @@ EXPECTED = {
     "block.list":              (0,   1,    0,    0,    0,   0,    0,    0),
     "report.create":           (0,   1,    0,    0,    0,   0,    0,    0),
     "presence.get":            (0,   1,    0,    0,    0,   0,    0,    0),
+    "directory.lookup":        (0,   1,    0,    0,    0,   0,    0,    0),
     "keys.publish":            (0,   1,    0,    0,    0,   0,    0,    0),
     "keys.count":              (0,   1,    0,    0,    0,   0,    0,    0),
     "keys.claim":              (0,   1,    0,    0,    0,   0,    0,    0),
