@@ -36,11 +36,21 @@ class PrekeyStore(Protocol):
     async def claim(self, account: str) -> dict[str, Any] | None: ...
 
 
+class RemotePrekeys(Protocol):
+    async def claim(self, requester: str, account: str) -> dict[str, Any]:
+        """The bundle of `account`, held by its home node in another region (federation)."""
+
+
 class PrekeyDirectory:
     def __init__(self, *, region: str, store: PrekeyStore, directory: AccountDirectory, blocks: BlockStore,
                  claim_limit: RateLimiter | None = None, policy: SecretChatPolicy = SecretChatPolicy(),
+                 peers: frozenset[str] = frozenset(), remote: RemotePrekeys | None = None,
                  clock: Callable[[], float] = time.time) -> None:
+        """`peers` and `remote`: the regions whose accounts one may start a secret chat with, and
+        how their keys are claimed from their home nodes."""
         self._region = region
+        self._peers = peers
+        self._remote = remote
         self._store = store
         self._directory = directory
         self._blocks = blocks
@@ -77,16 +87,33 @@ class PrekeyDirectory:
 
     async def claim(self, requester: str, account: object) -> dict[str, Any]:
         """`account`'s bundle with at most one one-time prekey, which no one else will be given,
-        and the region's secret-chat policy the new chat will run under."""
+        and this region's secret-chat policy, under which the requester's messages are sent (an
+        account abroad sends under its own region's)."""
         target = await self._reachable(requester, account)
         if self._claim_limit is not None:
             self._claim_limit.take(requester)
+        if target.rpartition(":")[2] != self._region:
+            assert self._remote is not None, "_reachable lets only peers' accounts through"
+            bundle = await self._remote.claim(requester, target)
+        else:
+            bundle = await self._claim_here(target)
+        return {**bundle, "policy": self.policy.as_wire()}
+
+    async def claim_for_abroad(self, requester: str, account: str) -> dict[str, Any]:
+        """A claim of `account` (of this region) for `requester` in another region, whose node
+        checked its send limit: the bundle without a policy (the requester's own region's applies)."""
+        target = await self._reachable(requester, account)
+        if target.rpartition(":")[2] != self._region:
+            raise InvalidMessage(f"{target} does not live in {self._region}")
+        return await self._claim_here(target)
+
+    async def _claim_here(self, target: str) -> dict[str, Any]:
         bundle = await self._store.claim(target)
         if bundle is None:
             raise NoPrekeys(f"{target} has not set up secret chats yet (no keys published)",
                             hint="they can start the chat with you instead")
         return {"account": target, "identity_key": bundle["identity_key"], "signed_prekey": bundle["signed_prekey"],
-                "one_time_prekeys": bundle["one_time"][:1], "policy": self.policy.as_wire()}
+                "one_time_prekeys": bundle["one_time"][:1]}
 
     async def _reachable(self, requester: str, account: object) -> str:
         if not isinstance(account, str):
@@ -97,9 +124,8 @@ class PrekeyDirectory:
             raise InvalidMessage(str(err), hint=err.hint) from None
         if str(target) == requester:
             raise InvalidMessage("a secret chat needs two people")
-        if target.region != self._region:
-            raise Unreachable(f"{target} lives in region {target.region}; secret chats across borders arrive "
-                              "with federation")
+        if target.region != self._region and (self._remote is None or target.region not in self._peers):
+            raise Unreachable(f"{target} lives in region {target.region}, which this node does not federate with")
         if not await self._directory.exists(str(target)):
             raise UnknownRecipient(f"there is no account {target}")
         if await self._blocks.blocks(str(target), requester):

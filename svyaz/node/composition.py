@@ -121,7 +121,8 @@ async def open_node_api(config: NodeConfig, metrics: NodeMetrics | None = None) 
             asking = Asking.through(outbox, wait_s=config.federation.answer_wait_s)
             async with open_messaging(config, client, identity_store, limiter, peers=asking.peers,
                                       block_relay=block_relay(outbox) if outbox is not None else None,
-                                      home=asking.home, remote_accounts=asking.directory) as messaging:
+                                      home=asking.home, remote_accounts=asking.directory,
+                                      remote_prekeys=asking.prekeys) as messaging:
                 federation = None if outbox is None else build_federation(
                     config, client, limiter, outbox=outbox, asking=asking, messaging=messaging, audit=audit,
                     metrics=metrics)

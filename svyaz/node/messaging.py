@@ -41,7 +41,7 @@ from svyaz.messaging.moderation import BlockRelay, MessageReader, Moderation, Pr
 from svyaz.messaging.overview import ChatOverview
 from svyaz.messaging.writer import SequencedWriter
 from svyaz.messaging.prekey_store import MongoPrekeys
-from svyaz.messaging.prekeys import PrekeyDirectory
+from svyaz.messaging.prekeys import PrekeyDirectory, RemotePrekeys
 from svyaz.node.secret_policy import load_secret_policy
 from svyaz.messaging.errors import StoreUnavailable
 from svyaz.messaging.projector import serve_projector
@@ -231,10 +231,12 @@ def content_at_rest(config: NodeConfig) -> AtRest:
 async def open_messaging(config: NodeConfig, client: MongoClient, identity_store: IdentityStore,
                          limiter: trio.CapacityLimiter, *, peers: frozenset[str] = frozenset(),
                          block_relay: BlockRelay | None = None, home: HomeNode | None = None,
-                         remote_accounts: AccountDirectory | None = None) -> AsyncIterator[Messaging]:
+                         remote_accounts: AccountDirectory | None = None,
+                         remote_prekeys: RemotePrekeys | None = None) -> AsyncIterator[Messaging]:
     """`peers`: the regions this node federates with (none: conversations stay in the region);
     `block_relay` tells their nodes of blocks of their accounts; `home` runs changes to groups and
-    channels homed there; `remote_accounts` says whether their accounts exist."""
+    channels homed there; `remote_accounts` says whether their accounts exist; `remote_prekeys`
+    claims their secret-chat keys."""
     prefix, kafka = config.store.database_prefix, config.kafka
     at_rest = await trio.to_thread.run_sync(content_at_rest, config)
     chat_list_db = client[f"{prefix}_chatlist"]
@@ -272,7 +274,8 @@ async def open_messaging(config: NodeConfig, client: MongoClient, identity_store
         moderation = Moderation(blocks=blocks, reports=reports, read_one=MessageReader(chats, groups, channels),
                                 relay=block_relay)
         prekeys = PrekeyDirectory(region=config.region, store=MongoPrekeys(client[f"{prefix}_core"], limiter),
-                                  directory=directory, blocks=blocks, claim_limit=send_limit, policy=secret_policy)
+                                  directory=accounts, blocks=blocks, claim_limit=send_limit, policy=secret_policy,
+                                  peers=peers, remote=remote_prekeys)
         presence = Presence(store=presence_store, blocks=blocks, audience=directory.presence_audience,
                             chat_list=chat_list)
         recorder = PresenceRecorder(presence_store)

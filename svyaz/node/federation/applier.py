@@ -1,9 +1,14 @@
 """Applying verified federation events to this node (the inbound consumer's `Applier`): changes to
-private chats and blocks, and (through `SharedChatApplier`) to groups. The envelope's signature, order and novelty are checked before this is
-called; here the payload is read strictly (`wire`) and handed to the chats' arrivals or the block
-store, each idempotent by the envelope's id, which becomes the id of the local event clients receive."""
+private chats and blocks here; changes to groups and channels (`SharedChatApplier`) and questions
+between nodes (`Question`: directory lookups, key claims) through their own services. The
+envelope's signature, order and novelty are checked before this is called; here the payload is
+read strictly (`wire`) and applied, each change idempotent by the envelope's id, which becomes the
+id of the local event clients receive."""
 
 from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from typing import Any, Protocol
 
 from svyaz.federation.errors import NotPermitted
 from svyaz.federation.trust import VerifiedEvent
@@ -11,26 +16,35 @@ from svyaz.messaging.arrivals import PrivateArrivals
 from svyaz.messaging.ids import private_participants
 from svyaz.messaging.ports import AccountDirectory, BlockStore
 from svyaz.node.federation import wire
-from svyaz.node.federation.directory import DirectoryApplier
 from svyaz.node.federation.shared_applier import SharedChatApplier
+
+
+class Question(Protocol):
+    """Kinds asked and answered between nodes (`directory`, `prekeys_remote`)."""
+
+    def handles(self, kind: str) -> bool: ...
+
+    async def apply(self, *, origin: str, stream: str, kind: str, payload: Mapping[str, Any]) -> None: ...
 
 
 class FederationApplier:
     def __init__(self, *, region: str, arrivals: PrivateArrivals, directory: AccountDirectory,
                  blocks: BlockStore, groups: SharedChatApplier | None = None,
-                 lookups: DirectoryApplier | None = None) -> None:
+                 questions: Sequence[Question] = ()) -> None:
+        """`questions`: the services answering other nodes' questions (directory lookups, key
+        claims) and handing over their answers to this node's."""
         self._region = region
         self._arrivals = arrivals
         self._directory = directory
         self._blocks = blocks
         self._groups = groups
-        self._lookups = lookups
+        self._questions = tuple(questions)
 
     async def apply(self, event: VerifiedEvent) -> None:
         if self._groups is not None and self._groups.handles(event):
             await self._groups.apply(event)
-        elif self._lookups is not None and self._lookups.handles(event.kind):
-            await self._lookups.apply(origin=event.origin, stream=event.stream, kind=event.kind, payload=event.payload)
+        elif (question := next((q for q in self._questions if q.handles(event.kind)), None)) is not None:
+            await question.apply(origin=event.origin, stream=event.stream, kind=event.kind, payload=event.payload)
         elif event.kind in (wire.BLOCK_ADDED, wire.BLOCK_REMOVED):
             await self._block(event)
         else:

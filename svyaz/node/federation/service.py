@@ -28,6 +28,7 @@ from svyaz.node.federation import wire
 from svyaz.node.federation.applier import FederationApplier
 from svyaz.node.federation.commands import FederatedHome, Requests
 from svyaz.node.federation.directory import DirectoryApplier, RemoteDirectory
+from svyaz.node.federation.prekeys_remote import PrekeyClaimApplier, RemotePrekeys
 from svyaz.node.federation.forwarder import Forwarder
 from svyaz.node.federation.shared_applier import SharedChatApplier
 from svyaz.node.federation.shared_routes import SharedChatRoutes
@@ -81,6 +82,7 @@ class Asking:
     requests: Requests | None = None
     home: FederatedHome | None = None
     directory: RemoteDirectory | None = None
+    prekeys: RemotePrekeys | None = None
 
     @classmethod
     def through(cls, outbox: Outbox | None, *, wait_s: float) -> Asking:
@@ -88,7 +90,7 @@ class Asking:
             return cls()
         requests = Requests(outbox, wait_s=wait_s)
         return cls(peers=outbox.peers, requests=requests, home=FederatedHome(requests),
-                   directory=RemoteDirectory(requests))
+                   directory=RemoteDirectory(requests), prekeys=RemotePrekeys(requests))
 
 
 @dataclass(frozen=True)
@@ -131,10 +133,13 @@ def build_federation(config: NodeConfig, client: MongoClient, limiter: trio.Capa
                                        publisher=messaging.publisher),
         channel_copies=SharedChatReplica(memberships=messaging.channel_members, messages=messaging.channel_messages,
                                          publisher=messaging.publisher))
-    lookups = DirectoryApplier(region=config.region, local_lookup=messaging.directory.lookup, requests=asking.requests,
-                               outbox=outbox)
+    questions = (
+        DirectoryApplier(region=config.region, local_lookup=messaging.directory.lookup, requests=asking.requests,
+                         outbox=outbox),
+        PrekeyClaimApplier(region=config.region, prekeys=messaging.prekeys, requests=asking.requests, outbox=outbox),
+    )
     applier = FederationApplier(region=config.region, arrivals=messaging.arrivals, directory=messaging.directory,
-                                blocks=messaging.blocks, groups=groups, lookups=lookups)
+                                blocks=messaging.blocks, groups=groups, questions=questions)
     inbound = InboundConsumer(
         peer_keys=config.federation.peer_keys, bootstrap_servers=kafka.bootstrap_servers,
         topic_prefix=kafka.topic_prefix,
