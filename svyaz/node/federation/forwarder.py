@@ -15,7 +15,6 @@ client id, because each node numbers a chat's messages itself.
 from __future__ import annotations
 
 import logging
-import time
 from collections.abc import Mapping
 from typing import Any, Protocol
 
@@ -41,24 +40,12 @@ class Outbox(Protocol):
                    event_id: str, created_at_ms: int) -> int: ...
 
 
-class ForwardObserver(Protocol):
-    """What the forwarder reports per destination (svyaz/node/federation/watch.py): a send Kafka
-    acknowledged, `delay_s` after the local event; a transient failure it will retry."""
-
-    def sent(self, destination: str, delay_s: float) -> None: ...
-
-    def failed(self, destination: str) -> None: ...
-
-
 class Forwarder:
     def __init__(self, *, region: str, peers: frozenset[str], outbox: Outbox, private_messages: MessageStore,
                  shared: SharedChatRoutes | None = None,
-                 transient: tuple[type[BaseException], ...] = (NotPublished, StoreUnavailable),
-                 observer: ForwardObserver | None = None) -> None:
+                 transient: tuple[type[BaseException], ...] = (NotPublished, StoreUnavailable)) -> None:
         """`transient`: failures retried until they pass (Kafka or the store away); anything
-        else about one event is logged and the event skipped, so one bad event never stops the rest.
-        `observer` (also settable later, before `serve`) is told of each send and retried failure."""
-        self.observer = observer
+        else about one event is logged and the event skipped, so one bad event never stops the rest."""
         self._region = region
         self._peers = peers
         self._outbox = outbox
@@ -78,7 +65,6 @@ class Forwarder:
             return
         delay = _RETRY_FIRST_S
         while True:
-            destination: str | None = None  # the one being sent to, for the observer
             try:
                 plan = await self._plan(event)
                 if plan is None:
@@ -87,12 +73,10 @@ class Forwarder:
                 for destination in destinations:
                     await self._outbox.send(destination=destination, stream=event.chat, kind=kind, payload=payload,
                                             event_id=event.id, created_at_ms=int(event.at * 1000))
-                    if self.observer is not None:
-                        self.observer.sent(destination, max(time.time() - event.at, 0.0))
                 return
             except self._transient as err:
-                if self.observer is not None and destination is not None:
-                    self.observer.failed(destination)
+                # Planning again is harmless: a route is worked out once per event (`shared_routes`),
+                # and a destination already sent to gets the same numbered record again.
                 logger.warning("federation event not sent yet; retrying",
                                extra={"chat": event.chat[:80], "event_id": event.id, "error": str(err)})
                 await trio.sleep(delay)

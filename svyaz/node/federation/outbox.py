@@ -39,9 +39,10 @@ from __future__ import annotations
 
 import logging
 import re
+import time
 from collections.abc import AsyncIterator, Callable, Iterable, Mapping
 from contextlib import asynccontextmanager
-from typing import Any, TypeVar
+from typing import Any, Protocol, TypeVar
 
 import trio
 from confluent_kafka import KafkaException
@@ -173,6 +174,15 @@ class MongoOutboxSeqs:
             self._indexed = True
 
 
+class SendObserver(Protocol):
+    """Told of each send Kafka acknowledged, `delay_s` after the event's own time, and of each
+    failure the sender will retry (svyaz/node/federation/watch.py counts them per destination)."""
+
+    def sent(self, destination: str, delay_s: float) -> None: ...
+
+    def failed(self, destination: str) -> None: ...
+
+
 class Outbox:
     """Sends this region's events to its peers' outboxes. Build it with `open_outbox`."""
 
@@ -190,13 +200,27 @@ class Outbox:
         self._prefix = topic_prefix
         self._timeout_s = send_timeout_s
         self._ready = set(ready_topics)
+        self.observer: SendObserver | None = None
 
     async def send(self, *, destination: str, stream: str, kind: str, payload: Mapping[str, Any],
                    event_id: str, created_at_ms: int) -> int:
         """Number, seal and produce one event; its seq once Kafka acknowledged it. Raises
         ResidencyViolation for a destination that is not a configured peer, a `Refused` kind
         (Malformed, Oversized) for an event no peer would accept, OutboxUnavailable (transient:
-        send again) if the store or Kafka did not answer within `send_timeout_s`."""
+        send again) if the store or Kafka did not answer within `send_timeout_s`. The `observer`,
+        if set, is told of each acknowledged send and each OutboxUnavailable."""
+        try:
+            seq = await self._send(destination, stream, kind, payload, event_id, created_at_ms)
+        except OutboxUnavailable:
+            if self.observer is not None:
+                self.observer.failed(destination)
+            raise
+        if self.observer is not None:
+            self.observer.sent(destination, max(time.time() - created_at_ms / 1000, 0.0))
+        return seq
+
+    async def _send(self, destination: str, stream: str, kind: str, payload: Mapping[str, Any], event_id: str,
+                    created_at_ms: int) -> int:
         self._check_destination(destination)
         # Sealed once as a trial, at the widest seq, before a number is spent: an event that cannot
         # be sealed or is too large would otherwise leave a gap that holds its stream forever.

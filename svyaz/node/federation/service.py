@@ -96,6 +96,7 @@ class Asking:
 @dataclass(frozen=True)
 class Federation:
     config: NodeConfig
+    outbox: Outbox
     forwarder: Forwarder
     inbound: InboundConsumer
     monitor: InboundMonitor
@@ -151,4 +152,4 @@ def build_federation(config: NodeConfig, client: MongoClient, limiter: trio.Capa
                           private_messages=messaging.private_messages,
                           shared=SharedChatRoutes(region=config.region, groups=messaging.group_members,
                                                   channels=messaging.channel_members))
-    return Federation(config=config, forwarder=forwarder, inbound=inbound, monitor=monitor, messaging=messaging)
+    return Federation(config=config, outbox=outbox, forwarder=forwarder, inbound=inbound, monitor=monitor, messaging=messaging)

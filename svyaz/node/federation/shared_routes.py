@@ -20,7 +20,7 @@ next member change brings the member list, in case a region's copy missed some.
 from __future__ import annotations
 
 from collections import Counter, OrderedDict
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 from svyaz.messaging import events
 from svyaz.messaging.errors import InvalidMessage
@@ -62,16 +62,27 @@ class SharedChatRoutes:
         return audience
 
     async def route(self, event: Event, audience: str) -> SharedRoute:
-        memberships = self._memberships[chat_kind(audience)]
+        """Worked out once per event: asked again (a retried send), it answers the same. The
+        tally changes only once the route is worked out, so a failure half-way changes nothing."""
         tally = self._tallies.get(audience)
-        counted_now = tally is None and not _creation(event)
-        if tally is None:
+        if tally is not None and tally.last is not None and tally.last[0] == event.id:
+            return tally.last[1]
+        tally, route = await self._work_out(event, audience, tally)
+        tally.last = (event.id, route)
+        _remember(self._tallies, audience, tally)
+        return route
+
+    async def _work_out(self, event: Event, audience: str, known: _Tally | None) -> tuple[_Tally, SharedRoute]:
+        memberships = self._memberships[chat_kind(audience)]
+        counted_now = known is None and not _creation(event)
+        if known is None:
             # A chat's first event here: its creation (count from nothing, exactly), or a chat
             # created before (count what the store holds, and send the member list next time).
             tally = _Tally() if _creation(event) else await self._count(audience, memberships, exact=False)
-            _remember(self._tallies, audience, tally)
+        else:
+            tally = replace(known, counts=Counter(known.counts))
         if event.kind not in MEMBER_KINDS:
-            return SharedRoute(tally.regions_besides(self._region))
+            return tally, SharedRoute(tally.regions_besides(self._region))
         member_region = event.data["account"].rpartition(":")[2]
         first = event.kind == events.MEMBER_ADDED and (tally.counts[member_region] == 0 or tally.send_list)
         if not counted_now:  # a count just read from the store has this change already
@@ -82,12 +93,13 @@ class SharedChatRoutes:
                 recounted = await self._count(audience, memberships, exact=False)
                 tally.counts, tally.changes = recounted.counts, 0
         if chat_kind(audience) == CHANNEL:  # a subscription concerns the subscriber's region only
-            return SharedRoute(frozenset({member_region}) - {self._region})
+            return tally, SharedRoute(frozenset({member_region}) - {self._region})
         regions = tally.regions_besides(self._region) | ({member_region} - {self._region})
         if first and regions:
+            members = tuple(await memberships.members(audience, limit=SNAPSHOT_MEMBERS))
             tally.send_list = False
-            return SharedRoute(regions, tuple(await memberships.members(audience, limit=SNAPSHOT_MEMBERS)))
-        return SharedRoute(regions)
+            return tally, SharedRoute(regions, members)
+        return tally, SharedRoute(regions)
 
     async def info(self, chat: str) -> ChatInfo:
         info = self._info.get(chat)
@@ -113,6 +125,7 @@ class _Tally:
     exact: bool = True        # counted from the chat's creation on
     send_list: bool = False   # the next member change brings the member list
     changes: int = 0          # member changes since the last count from the store
+    last: tuple[str, SharedRoute] | None = None  # the last event routed, and where
 
     def regions_besides(self, region: str) -> frozenset[str]:
         return frozenset(name for name, count in self.counts.items() if count > 0) - {region}

@@ -161,5 +161,5 @@ async def watch_federation(federation: Federation, metrics: NodeMetrics | None) 
                             pinned={peer: peer_keys.key_ids(peer) for peer in peer_keys.peers},
                             inbound=federation.monitor, metrics=metrics)
     federation.inbound.observer = watch
-    federation.forwarder.observer = watch.outbound
+    federation.outbox.observer = watch.outbound
     return watch

@@ -295,3 +295,40 @@ async def test_kafka_away_is_a_clear_transient_error_within_the_timeout_and_a_re
             assert unsent.value.hint == "send it again: it keeps its number"
     claims = list(database[SEQS].find({}))
     assert [(claim["seq"], claim["event_id"]) for claim in claims] == [(1, event_id)]
+
+
+class Heard:
+    """A send observer that keeps what it is told."""
+
+    def __init__(self) -> None:
+        self.sends: list[tuple[str, float]] = []
+        self.failures: list[str] = []
+
+    def sent(self, destination: str, delay_s: float) -> None:
+        self.sends.append((destination, delay_s))
+
+    def failed(self, destination: str) -> None:
+        self.failures.append(destination)
+
+
+async def test_the_observer_hears_of_each_acknowledged_send_and_each_failure(stack, test_id, database, signer):
+    observer = Heard()
+    async with outbox_for(stack, test_id, database, signer) as outbox:
+        outbox.observer = observer
+        await outbox.send(destination="kz", stream=STREAM, kind="message.created", payload={}, event_id=new_id(),
+                          created_at_ms=int(time.time() * 1000) - 250)
+        with pytest.raises(ResidencyViolation):
+            await outbox.send(destination="ru", stream=STREAM, kind="message.created", payload={},
+                              event_id=new_id(), created_at_ms=NOW_MS)
+    unreachable = f"127.0.0.1:{closed_port()}"
+    async with open_event_publisher(unreachable, {}, client_id=f"{test_id}-away", timeout_s=1.0) as publisher:
+        away = Outbox(signer=signer, peers={"kz"}, seqs=MongoOutboxSeqs(database, trio.CapacityLimiter(2)),
+                      publisher=publisher, bootstrap_servers=unreachable, topic_prefix=f"{test_id}.",
+                      send_timeout_s=1.0, ready_topics={outbox_topic(f"{test_id}.", "kz")})
+        away.observer = observer
+        with pytest.raises(OutboxUnavailable):
+            await away.send(destination="kz", stream=STREAM, kind="message.created", payload={}, event_id=new_id(),
+                            created_at_ms=NOW_MS)
+
+    assert [destination for destination, _ in observer.sends] == ["kz"] and observer.sends[0][1] >= 0.25
+    assert observer.failures == ["kz"]
