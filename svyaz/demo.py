@@ -1,8 +1,9 @@
 """`svyaz demo`: what works today, shown on the running stack with one node per region.
 
-Starts a node per region (as `svyaz node serve` subprocesses, logs under the state dir), shows
-each node's readiness and a WebSocket round trip, shows a federation outbox record crossing a
-border while a private topic stays home, registers and signs in two accounts, shows a forbidden
+Starts a node per region (as `svyaz node serve` subprocesses, federated with each other, logs under
+the state dir), shows each node's readiness and a WebSocket round trip, has a Russian, a Belarusian
+and a Kazakh user talk (a private chat across a border and a group of the three) and shows where
+each conversation is stored, registers and signs in two accounts, shows a forbidden
 call and verifies the audit log, runs a private chat, a channel and a group, then a secret chat
 between two devices (what the node stores, what the other device opens, the safety number), and
 stops the nodes (or keeps them with --keep-running).
@@ -21,10 +22,11 @@ import time
 import urllib.error
 import urllib.request
 import uuid
-from contextlib import contextmanager
+from contextlib import AsyncExitStack, contextmanager
 from pathlib import Path
 
 import trio
+from pymongo import MongoClient
 from trio_websocket import open_websocket_url
 
 from svyaz.client.connection import RemoteError, open_node_client
@@ -32,10 +34,10 @@ from svyaz.client.messaging import Messenger
 from svyaz.client.secret import SecretChats, policy_in
 from svyaz.client.secret_vault import SecretVault
 from svyaz.errors import SvyazError
+from svyaz.federation.keyfile import PUBLIC_KEY_FILE, load_or_generate_federation_key
 from svyaz.regions import PORTS, default_state_dir
 from svyaz.stack.manager import Stack
-from svyaz.stack.probes import kafka_admin
-from svyaz.stack.topology import kafka_bootstrap, parse_regions
+from svyaz.stack.topology import mongo_url, parse_regions
 
 NODE_READY_TIMEOUT_S = 60.0
 
@@ -72,8 +74,8 @@ def run_demo(args: argparse.Namespace) -> int:
             print(f"   {region}: hello {json.dumps(hello)}; ping->pong in {rtt_ms:.1f} ms")
 
         if len(regions) >= 2:
-            _title("4. Borders: only outbox.<peer> crosses, through MirrorMaker 2")
-            _show_federation(regions[0], regions[-1])
+            _title(f"4. Across borders: people of {', '.join(regions)} talk, each on their own node")
+            trio.run(_show_across_borders, regions)
 
         _title(f"5. Identity on the {regions[0]} node: register, sign in, RBAC, the audit log")
         trio.run(_show_identity, regions[0])
@@ -97,6 +99,21 @@ def run_demo(args: argparse.Namespace) -> int:
     return 0
 
 
+def _federation_env(region: str, regions: tuple[str, ...], state_dir: Path) -> dict[str, str]:
+    """Settings federating `region`'s node with the others: each node's key in
+    `<state dir>/<region>/federation` (made here if missing, as `svyaz federation keygen` would), its
+    peers' public keys pinned from there. On real servers the PEMs are exchanged out of band."""
+    peers = [peer for peer in regions if peer != region]
+    if not peers:
+        return {}
+    for name in regions:
+        load_or_generate_federation_key(state_dir / name / "federation")
+    pinned = ";".join(f"{peer}={state_dir / peer / 'federation' / PUBLIC_KEY_FILE}" for peer in peers)
+    # A fresh stack's first crossing waits for MirrorMaker 2 to find the new outbox topics.
+    return {"SVYAZ_FEDERATION__ENABLED": "true", "SVYAZ_FEDERATION__PEERS": pinned,
+            "SVYAZ_FEDERATION__ANSWER_WAIT_S": "60"}
+
+
 @contextmanager
 def _nodes(regions: tuple[str, ...], state_dir: Path):
     procs: dict[str, subprocess.Popen] = {}
@@ -107,7 +124,8 @@ def _nodes(regions: tuple[str, ...], state_dir: Path):
             with open(logs[region], "ab") as log:
                 procs[region] = subprocess.Popen(
                     [sys.executable, "-m", "svyaz.cli", "node", "serve", "--region", region],
-                    stdin=subprocess.DEVNULL, stdout=log, stderr=subprocess.STDOUT, env=os.environ.copy(),
+                    stdin=subprocess.DEVNULL, stdout=log, stderr=subprocess.STDOUT,
+                    env={**os.environ, **_federation_env(region, regions, state_dir)},
                 )
         for region in regions:
             _wait_ready(region, procs[region], logs[region])
@@ -283,10 +301,12 @@ async def _show_secret_chat(region: str) -> None:
                   "on both devices: no key was swapped)")
 
 
-async def _next_event(client, kind: str, chat: str | None = None) -> dict:
-    with trio.fail_after(10):
+async def _next_event(client, kind: str, chat: str | None = None, *, actor: str | None = None,
+                      bound_s: float = 10) -> dict:
+    with trio.fail_after(bound_s):
         async for frame in client.pushes:
-            if frame.get("type") == "event" and frame.get("kind") == kind and chat in (None, frame.get("chat")):
+            if (frame.get("type") == "event" and frame.get("kind") == kind and chat in (None, frame.get("chat"))
+                    and actor in (None, frame.get("actor"))):
                 return frame
     raise SvyazError(f"the connection closed before a {kind} event arrived")
 
@@ -297,32 +317,57 @@ def _show_audit_verify(region: str) -> None:
     print(f"   svyaz audit verify --region {region}: {(result.stdout or result.stderr).strip()}")
 
 
-def _show_federation(source: str, target: str) -> None:
-    from confluent_kafka import Consumer, Producer
+async def _show_across_borders(regions: tuple[str, ...]) -> None:
+    suffix = uuid.uuid4().hex[:6]
+    password = "demo steppe caravan " + suffix
+    names = {"ru": "ivan", "by": "olga", "kz": "aigul"}
+    people = {region: f"@{names.get(region, 'user')}_{suffix}:{region}" for region in regions}
+    urls = {region: f"ws://127.0.0.1:{PORTS[region].gateway}/" for region in regions}
+    tokens = {region: await _sign_up(urls[region], people[region], password) for region in regions}
+    first, last = regions[0], regions[-1]
+    async with AsyncExitStack() as stack:
+        clients = {region: await stack.enter_async_context(open_node_client(
+            urls[region], access_token=tokens[region]["access_token"])) for region in regions}
+        found = await clients[first].call("directory.lookup", account=people[last])
+        print(f"   {people[first]} looks up {people[last]} on the {last} node: exists={found['exists']}")
+        began = time.perf_counter()
+        sent = await clients[first].call("message.send", to=people[last], client_id=uuid.uuid4().hex,
+                                         text="Привет! Как погода в Алматы?")
+        arrived = await _next_event(clients[last], "message.created", sent["chat"], bound_s=60)
+        print(f"   {people[first]} -> {people[last]}: {arrived['message']['text']!r} arrived on the {last} node "
+              f"{(time.perf_counter() - began) * 1000:.0f} ms after the send")
+        began = time.perf_counter()
+        await clients[last].call("message.send", to=people[first], text="Сәлем! Солнечно.", client_id=uuid.uuid4().hex)
+        answer = await _next_event(clients[first], "message.created", sent["chat"], actor=people[last])
+        print(f"   {people[last]} -> {people[first]}: {answer['message']['text']!r} in "
+              f"{(time.perf_counter() - began) * 1000:.0f} ms")
+        group = await clients[first].call("group.create", title="Евразийский клуб",
+                                          members=[people[region] for region in regions[1:]])
+        for region in regions:
+            await clients[region].call("message.send", chat=group["chat"], client_id=uuid.uuid4().hex,
+                                       text=f"Hello from {region}!")
+            for other in regions:
+                if other != region:
+                    await _next_event(clients[other], "message.created", group["chat"], actor=people[region])
+        history = await clients[last].call("message.history", chat=group["chat"])
+        print(f"   group {group['title']!r} (home: {first}) as {people[last]} reads it on the {last} node: "
+              + ", ".join(f"#{m['seq']} {m['text']!r}" for m in history["messages"]))
+        neighbour = f"@petr_{suffix}:{first}"
+        await _sign_up(urls[first], neighbour, password)
+        at_home = await clients[first].call("message.send", to=neighbour, text="Only between us two",
+                                            client_id=uuid.uuid4().hex)
+    print("   where each conversation is stored (messages per node's store):")
+    print(f"      {'conversation':<44}" + "".join(f"{region:>6}" for region in regions))
+    for chat, bulkhead in ((sent["chat"], "private"), (group["chat"], "groups"), (at_home["chat"], "private")):
+        counts = [_stored(region, bulkhead, chat) for region in regions]
+        print(f"      {chat[:44]:<44}" + "".join(f"{count:>6}" for count in counts))
+    print("   each message lives on its participants' home nodes only; events crossed as signed records of "
+          "outbox.<peer>, carried by MirrorMaker 2. svyaz federation status:")
+    status = subprocess.run([sys.executable, "-m", "svyaz.cli", "federation", "status"], capture_output=True, text=True)
+    for line in (status.stdout or status.stderr).splitlines():
+        print(f"      {line}")
 
-    marker = f"demo-{uuid.uuid4().hex[:8]}".encode()
-    producer = Producer({"bootstrap.servers": kafka_bootstrap(source), "linger.ms": 0})
-    sent_at = time.monotonic()
-    producer.produce(f"outbox.{target}", key=marker, value=b"hello across the border")
-    producer.produce("private.demo", key=marker, value=b"this stays home")
-    producer.flush(10)
-    print(f"   {source}: produced the same key to outbox.{target} and to private.demo")
 
-    consumer = Consumer({"bootstrap.servers": kafka_bootstrap(target), "group.id": f"demo-{marker.decode()}",
-                         "auto.offset.reset": "earliest", "enable.auto.commit": False,
-                         "topic.metadata.refresh.interval.ms": 500})
-    consumer.subscribe([f"{source}.outbox.{target}"])
-    try:
-        arrived = None
-        while arrived is None and time.monotonic() - sent_at < 20:
-            msg = consumer.poll(0.1)
-            if msg is not None and msg.error() is None and msg.key() == marker:
-                arrived = time.monotonic() - sent_at
-    finally:
-        consumer.close()
-    if arrived is None:
-        print(f"   {target}: the outbox record did NOT arrive within 20 s (see `svyaz stack logs mirrormaker`)")
-    else:
-        print(f"   {target}: read it from {source}.outbox.{target} {arrived * 1000:.0f} ms after it was sent")
-    leaked = [t for t in kafka_admin(kafka_bootstrap(target)).list_topics(timeout=10).topics if "private.demo" in t]
-    print(f"   {target}: topics like *private.demo*: {leaked or 'none'} - the private topic stayed in {source}")
+def _stored(region: str, bulkhead: str, chat: str) -> int:
+    with MongoClient(mongo_url(region), serverSelectionTimeoutMS=3000) as client:
+        return client[f"svyaz_{region}_{bulkhead}"]["messages"].count_documents({"chat": chat})
