@@ -16,6 +16,7 @@ def build_parser() -> argparse.ArgumentParser:
     from svyaz.client import chat_cli, safety_cli, secret_cli, shared_cli
     from svyaz.client import cli as client_cli
     from svyaz.compliance.audit import cli as audit_cli
+    from svyaz.compliance.lawful import cli as lawful_cli
     from svyaz.federation import cli as federation_cli
     from svyaz.node import cli as node_cli
     from svyaz.tui import cli as tui_cli
@@ -32,6 +33,7 @@ def build_parser() -> argparse.ArgumentParser:
     safety_cli.register(commands)
     secret_cli.register(commands)
     audit_cli.register(commands)
+    lawful_cli.register(commands)
     demo.register(commands)
     bench_cli.register(commands)
     tui_cli.register(commands)  # `svyaz chat`; Textual is imported only when the command runs
