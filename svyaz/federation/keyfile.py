@@ -17,11 +17,11 @@ May import only the standard library, `svyaz.gost` and `svyaz.federation`.
 from __future__ import annotations
 
 import os
-import tempfile
 from pathlib import Path
 
 from svyaz.federation.errors import FederationConfigError
 from svyaz.gost.errors import CryptoError
+from svyaz.gost.keyfiles import place_private_key, write_public_key
 from svyaz.gost.keys import Curve, PrivateKey
 from svyaz.gost.libcrypto import OpenSslError
 
@@ -64,12 +64,7 @@ def generate_federation_key(directory: Path) -> PrivateKey:
     except (CryptoError, OpenSslError) as err:
         raise FederationConfigError(f"could not generate a GOST R 34.10-2012 key: {err}") from err
     try:
-        temporary = _write_private(directory, pem)
-        try:
-            os.link(temporary, private_path)  # FileExistsError for all but one racing process
-        finally:
-            temporary.unlink()
-        _sync_directory(directory)
+        place_private_key(private_path, pem)  # FileExistsError for all but one racing process
     except FileExistsError:
         raise
     except OSError as err:
@@ -109,33 +104,9 @@ def load_federation_key(directory: Path) -> PrivateKey:
     return key
 
 
-def _write_private(directory: Path, pem: bytes) -> Path:
-    # mkstemp creates the file 0600 with O_EXCL: never readable by others, not even for an instant.
-    descriptor, name = tempfile.mkstemp(dir=directory, prefix=f".{PRIVATE_KEY_FILE}.", suffix=".tmp")
-    with os.fdopen(descriptor, "wb") as file:
-        file.write(pem)
-        file.flush()
-        os.fsync(file.fileno())
-    return Path(name)
-
-
 def _write_public(path: Path, pem: bytes) -> None:
     # Derived from the private key each load, so it always names the key that signs.
     try:
-        if path.exists() and path.read_bytes() == pem:
-            return
-        descriptor, name = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-        with os.fdopen(descriptor, "wb") as file:
-            file.write(pem)
-        os.chmod(name, 0o644)  # a public key: operators copy it to every peer
-        os.replace(name, path)
+        write_public_key(path, pem)
     except OSError as err:
         raise FederationConfigError(f"cannot write the federation public key {path} ({err.strerror or err})") from err
-
-
-def _sync_directory(directory: Path) -> None:
-    descriptor = os.open(directory, os.O_RDONLY)
-    try:
-        os.fsync(descriptor)
-    finally:
-        os.close(descriptor)

@@ -11,6 +11,7 @@ GOST provider (`gostprov`), at OpenSSL speed.
 - `keys`: GOST R 34.10-2012 keys (256 and 512), signatures and VKO key agreement, through the
   GOST *engine* (the provider cannot make or load these keys on OpenSSL 3.0).
 - `signing`: the node's audit key pair in PEM files that `openssl dgst -verify` reads as they are.
+- `keyfiles`: writing key files safely (0600, atomic, one winner among racing processes).
 - `cipher`: Kuznyechik-CTR under the name sealed files on users' disks depend on.
 - `errors`: `CryptoError` and its kinds; no message ever holds key material.
 

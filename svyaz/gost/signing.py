@@ -17,11 +17,11 @@ import base64
 import binascii
 import functools
 import os
-import tempfile
 from dataclasses import dataclass, field
 from pathlib import Path
 
 from svyaz.gost.errors import CryptoError
+from svyaz.gost.keyfiles import place_private_key, write_public_key
 from svyaz.gost.keys import Curve, PrivateKey, PublicKey
 from svyaz.gost.libcrypto import OpenSslError
 from svyaz.gost.provider import streebog256
@@ -94,11 +94,7 @@ def generate_keypair(directory: Path) -> GostKeyPair:
         pem = PrivateKey.generate(CURVE).to_pem()
     except OpenSslError as err:
         raise SigningError(f"could not generate a GOST R 34.10-2012 key: {err}") from err
-    temporary = _write_private(directory, pem)
-    try:
-        os.link(temporary, private_path)
-    finally:
-        temporary.unlink()
+    place_private_key(private_path, pem)
     return load_keypair(directory)
 
 
@@ -132,9 +128,7 @@ def load_keypair(directory: Path) -> GostKeyPair:
         raise SigningError(f"{private_path} holds a {private_key.curve.name} key; the audit key is 256-bit")
     public_pem = private_key.public_key().to_pem()
     # The public half is kept next to it for auditors; rewriting it is harmless (same bytes).
-    public_path = directory / PUBLIC_KEY_FILE
-    if not public_path.exists() or public_path.read_bytes() != public_pem:
-        _write_atomically(public_path, public_pem)
+    write_public_key(directory / PUBLIC_KEY_FILE, public_pem)
     return GostKeyPair(
         private_key_path=private_path, public_pem=public_pem, key_id=key_id(public_pem), private_key=private_key
     )
@@ -169,22 +163,3 @@ def _public_key(public_pem: bytes) -> PublicKey:
     if public_key.curve.signature_bytes != SIGNATURE_BYTES:
         raise SigningError(f"a {public_key.curve.name} public key; audit signatures are 256-bit")
     return public_key
-
-
-def _write_private(directory: Path, pem: bytes) -> Path:
-    # mkstemp creates the file 0600 with O_EXCL: the key is never readable by others, not even
-    # for an instant, and concurrent writers never share a temporary name.
-    descriptor, name = tempfile.mkstemp(dir=directory, prefix=f".{PRIVATE_KEY_FILE}.", suffix=".tmp")
-    with os.fdopen(descriptor, "wb") as file:
-        file.write(pem)
-        file.flush()
-        os.fsync(file.fileno())
-    return Path(name)
-
-
-def _write_atomically(path: Path, content: bytes) -> None:
-    descriptor, name = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    with os.fdopen(descriptor, "wb") as file:
-        file.write(content)
-    os.chmod(name, 0o644)  # a public key: auditors and other accounts may read it
-    os.replace(name, path)
