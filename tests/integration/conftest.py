@@ -55,6 +55,7 @@ def stack() -> StackEndpoints:
 # Databases and topics named by the `test_id` fixture: `t` and eight hex digits, then `_` or `.`;
 # MirrorMaker 2's copies of a test's outboxes carry their source region first (`ru.t1234abcd.outbox.kz`).
 TEST_NAMES = re.compile(r"^(?:(?:ru|by|kz)\.)?(t[0-9a-f]{8})[_.]")
+MIRRORED = re.compile(r"^(?:ru|by|kz)\.")
 
 
 def _issued_here(name: str) -> bool:
@@ -75,9 +76,17 @@ def drop_test_data():
                 for name in client.list_database_names():
                     if _issued_here(name):
                         client.drop_database(name)
-            admin = AdminClient({"bootstrap.servers": kafka_bootstrap(region)})
-            doomed = [t for t in admin.list_topics(timeout=10).topics if _issued_here(t)]
-            for future in (admin.delete_topics(doomed).values() if doomed else []):
-                future.result(timeout=30)
-        except (PyMongoError, KafkaException):
+        except PyMongoError:
             pass  # a stack that went away takes its test data with it
+    # Outboxes first, their MirrorMaker 2 copies after: a copy deleted while its source still
+    # exists is made again.
+    for copies in (False, True):
+        for region in REGIONS:
+            try:
+                admin = AdminClient({"bootstrap.servers": kafka_bootstrap(region)})
+                doomed = [t for t in admin.list_topics(timeout=10).topics
+                          if _issued_here(t) and (MIRRORED.match(t) is not None) == copies]
+                for future in (admin.delete_topics(doomed).values() if doomed else []):
+                    future.result(timeout=30)
+            except KafkaException:
+                pass
