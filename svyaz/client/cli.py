@@ -11,6 +11,7 @@ import getpass
 import json
 import sys
 from collections.abc import Awaitable, Callable
+from pathlib import Path
 from typing import Any
 
 import trio
@@ -49,6 +50,10 @@ def register(commands: argparse._SubParsersAction) -> None:
                         "change the password: stdin gives the current one, then the new one", _change_password)
     _password_args(password)
     _as_arg(password)
+    export = _command(account_actions, "export", "download everything your home node holds about you "
+                                                 "(profile, sessions, contacts, messages) into a JSON file", _export)
+    export.add_argument("--out", required=True, type=Path, metavar="FILE", help="where to write it (mode 0600)")
+    _as_arg(export)
 
     login = _command(commands, "login", "sign in (same as `account add`)", _login)
     _login_args(login)
@@ -229,6 +234,19 @@ async def _change_password(args: argparse.Namespace) -> Any:
     async with open_account_client(_book(), args.as_account) as client:
         await client.call("account.password.change", password=current, new_password=new)
     return {"changed": True} if args.json else "password changed; your other sessions were signed out"
+
+
+async def _export(args: argparse.Namespace) -> Any:
+    from svyaz.client.own_data import download, write_private
+
+    async with open_account_client(_book(), args.as_account) as client:
+        export = await download(client)
+    write_private(args.out, export)
+    summary = {"account": export["account"], "file": str(args.out), "counts": export["counts"]}
+    if args.json:
+        return summary
+    counts = ", ".join(f"{name} {count}" for name, count in export["counts"].items())
+    return f"wrote everything held about {export['account']} to {args.out}: {counts}"
 
 
 # --- 2FA -------------------------------------------------------------------------------------------

@@ -169,6 +169,24 @@ class MongoMessageStore(ThreadedAdapter):
         docs = (self._messages.find_one({"_id": message_id(chat, seq)}) for seq in seqs)
         return [self._message(doc) for doc in docs if doc is not None]
 
+    async def sent_between(self, chat: str, since: float, until: float) -> list[Message]:
+        """`chat`'s messages sent in [since, until), by seq, content opened. A filtered scan, not a
+        point read: for lawful exports (svyaz.compliance.lawful.collect), never the hot path."""
+        return await self._run(self._sent_between, chat, since, until)
+
+    @blocking
+    def _sent_between(self, chat: str, since: float, until: float) -> list[Message]:
+        docs = self._messages.find({"chat": chat, "sent_at": {"$gte": since, "$lt": until}}).sort("seq", ASCENDING)
+        return [self._message(doc) for doc in docs]
+
+    async def chats_written_by(self, sender: str) -> list[str]:
+        """The chats of this database in which `sender` has a stored message (a scan; lawful exports)."""
+        return await self._run(self._chats_written_by, sender)
+
+    @blocking
+    def _chats_written_by(self, sender: str) -> list[str]:
+        return sorted({doc["chat"] for doc in self._messages.find({"sender": sender}, {"chat": 1, "_id": 0})})
+
     async def replace(self, message: Message) -> None:
         await self._run(self._replace, message)
 

@@ -29,7 +29,10 @@ from svyaz.node.api import Api
 from svyaz.node.authn import IdentityAuthenticator
 from svyaz.node.config import NodeConfig
 from svyaz.node.handlers.identity import IdentityHandlers
+from svyaz.node.handlers.lawful import LawfulHandlers
+from svyaz.node.handlers.lawful_export import LawfulExportHandlers
 from svyaz.node.handlers.messages import MessageHandlers
+from svyaz.node.handlers.own_data import OwnDataHandlers
 from svyaz.node.handlers.safety import SafetyHandlers
 from svyaz.node.handlers.secret import SecretChatHandlers
 from svyaz.node.handlers.shared_chats import SharedChatHandlers
@@ -136,6 +139,9 @@ async def open_node_api(config: NodeConfig, metrics: NodeMetrics | None = None) 
                                         groups=messaging.groups).routes(),
                     **DirectoryHandlers(region=region, local=messaging.directory.lookup, remote=asking.directory,
                                         peers=asking.peers).routes(),
+                    **OwnDataHandlers.wired(messaging=messaging, identity_store=identity_store, limiter=limiter, audit=audit).routes(),
+                    **LawfulHandlers.wired(region=region, database=client[f"{store.database_prefix}_compliance"], limiter=limiter, audit=audit, guard=guard, account_exists=messaging.directory.exists).routes(),
+                    **(await LawfulExportHandlers.wired(config, client=client, limiter=limiter, audit=audit, guard=guard, messaging=messaging, identity_store=identity_store)).routes(),
                 }
                 yield NodeApi(
                     api=Api(region=region, guard=guard, handlers=handlers, self_checked=RoleHandlers.SELF_CHECKED),

@@ -283,6 +283,15 @@ class FederationConfig:
 
 
 @dataclass(frozen=True)
+class RetentionConfig:
+    """`[retention]`: the scheduled purge of policies/retention.toml (docs/compliance.md)."""
+
+    enabled: bool = _setting(_boolean, default=True)
+    # Runs start at multiples of this since the epoch (daily: 00:00 UTC), one process of the node each.
+    purge_interval_s: float = _setting(_seconds, default=86_400.0)
+
+
+@dataclass(frozen=True)
 class LogConfig:
     level: str = _setting(_LOG_LEVEL)
     format: str = _setting(_LOG_FORMAT)
@@ -303,6 +312,7 @@ class NodeConfig:
     rbac: RbacConfig
     messaging: MessagingConfig
     federation: FederationConfig = field(default_factory=FederationConfig)
+    retention: RetentionConfig = field(default_factory=RetentionConfig)
 
     @property
     def data_path(self) -> Path:
@@ -322,6 +332,7 @@ SECTIONS: dict[str, type] = {
     "rbac": RbacConfig,
     "messaging": MessagingConfig,
     "federation": FederationConfig,
+    "retention": RetentionConfig,
 }
 
 
@@ -384,6 +395,7 @@ def default_settings(region: str) -> dict[str, dict[str, object]]:
         "messaging": {"send_rate_per_s": 5.0, "send_burst": 30, "group_push_limit": 1000},
         "federation": {"enabled": False, "key_dir": "", "peers": {}, "max_ahead": MAX_AHEAD,
                        "send_timeout_s": 5.0, "answer_wait_s": 10.0},
+        "retention": {"enabled": True, "purge_interval_s": 86_400.0},
     }
 
 

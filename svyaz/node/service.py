@@ -28,6 +28,7 @@ from svyaz.node.health import HealthMonitor
 from svyaz.node.http import HttpSidePort, SideRoutes
 from svyaz.node.messaging import FeedProbe
 from svyaz.node.metrics import create_metrics
+from svyaz.node.retention import serve_retention
 from svyaz.node.store import open_store_probe
 
 logger = logging.getLogger("svyaz.node")
@@ -89,6 +90,7 @@ async def _serve(
             # the roles are loaded every action needing a granted role is denied (fail closed).
             nursery.start_soon(node_api.run_role_watcher)
             nursery.start_soon(keep_identity_indexes, node_api.identity_store)
+            await nursery.start(serve_retention, config, node_api.audit)  # retention.toml checked first
             nursery.start_soon(node_api.messaging.run)
             if node_api.federation is not None:
                 nursery.start_soon(node_api.federation.run)

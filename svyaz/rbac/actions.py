@@ -83,6 +83,7 @@ CATALOGUE = Catalogue((
     Action("2fa.disable", "turn TOTP off for one's own account"),
     Action("sessions.list", "list one's own sessions"),
     Action("sessions.revoke", "sign one of one's own sessions out"),
+    Action("account.data.export", "download everything the node holds about one's own account (152-FZ art. 14)"),
     # Messaging in chats the caller takes part in (the use case checks participation).
     Action("message.send", "send a message (or a reply) to another account"),
     Action("message.forward", "forward a message one can read to another account"),
@@ -123,9 +124,15 @@ CATALOGUE = Catalogue((
     Action("audit.read", "read the audit log", privileged=True),
     Action("audit.verify", "verify the audit log's hash chain and signed checkpoints", privileged=True),
     Action("lawful.request.submit", "submit a lawful-access request with its legal basis", privileged=True),
-    Action("lawful.request.review", "read a lawful-access request and its scope", privileged=True),
+    Action("lawful.request.review", "take a submitted lawful-access request into review", privileged=True),
     Action("lawful.request.approve", "approve a lawful-access request (one of two officers)", privileged=True),
     Action("lawful.request.reject", "reject a lawful-access request with a reason", privileged=True),
+    Action("lawful.request.list", "list lawful-access requests (an authority its own, an officer the region's)",
+           privileged=True),
+    Action("lawful.request.show", "read a lawful-access request: its legal basis, scope and steps", privileged=True),
+    Action("lawful.request.close", "close a delivered lawful-access request", privileged=True),
+    Action("lawful.request.export", "produce the signed export of an approved lawful-access request", privileged=True),
+    Action("lawful.request.download", "download the export of one's own lawful-access request", privileged=True),
     Action("moderation.review", "read reported content and decide on the report", privileged=True),
     # Federation: a peer node delivering signed events (volume too high to audit each one here;
     # the inbound consumer records rejected events).

@@ -28,7 +28,14 @@ FINAL = frozenset({REJECTED, CLOSED, EXPIRED})
 # While a request is open its subject's data is under legal hold: no retention purge touches it.
 OPEN = frozenset({SUBMITTED, IN_REVIEW, APPROVED, EXPORTED, DELIVERED})
 
+# The open states an overdue request leaves for EXPIRED. A delivered request has been answered: it
+# waits for `close`, whatever its deadline.
+EXPIRABLE = OPEN - {DELIVERED}
+
 APPROVALS_NEEDED = 2
+
+# The kinds of document a request may rest on; the document itself stays with the authority.
+BASIS_KINDS = ("court_order", "prosecutor_sanction", "prosecutor_request", "investigator_request")
 
 # step -> (states it may be taken from, the state it leads to); `approve` leads to APPROVED only
 # with the second distinct approval (see `next_state`).
@@ -39,7 +46,7 @@ STEPS: dict[str, tuple[frozenset[str], str]] = {
     "export": (frozenset({APPROVED}), EXPORTED),
     "deliver": (frozenset({EXPORTED}), DELIVERED),
     "close": (frozenset({DELIVERED}), CLOSED),
-    "expire": (OPEN - {DELIVERED}, EXPIRED),
+    "expire": (EXPIRABLE, EXPIRED),
 }
 
 
@@ -57,12 +64,13 @@ class LegalBasis:
 
 @dataclass(frozen=True)
 class Step:
-    """One step taken: who took it, when, and (for a rejection) why."""
+    """One step taken: who took it (and in which role), when, and (for a rejection) why."""
 
     name: str
     actor: str
     at: float
     reason: str = ""
+    role: str = ""       # `authority`, `security_officer`, or `node` for an expiry
 
 
 @dataclass(frozen=True)

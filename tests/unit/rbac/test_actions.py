@@ -16,6 +16,8 @@ def test_everything_that_acts_on_others_is_privileged():
     assert privileged == {
         "sessions.revoke.any", "role.grant", "role.revoke", "role.list", "audit.read", "audit.verify",
         "lawful.request.submit", "lawful.request.review", "lawful.request.approve", "lawful.request.reject",
+        "lawful.request.list", "lawful.request.show", "lawful.request.close",
+        "lawful.request.export", "lawful.request.download",
         "moderation.review",
     }
 
