@@ -23,6 +23,12 @@ def test_id() -> str:
     return issued
 
 
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """Tests marked `disruptive` kill services of the shared stack (and start them again): they run
+    last, in their own order, so no other test meets the stack while it is being disturbed."""
+    items.sort(key=lambda item: item.get_closest_marker("disruptive") is not None)
+
+
 def pytest_report_header(config) -> list[str]:
     """Show, at the top of a run with integration tests, which real services they talk to."""
     if config.args and all("tests/unit" in str(arg) for arg in config.args):

@@ -11,12 +11,24 @@ from pathlib import Path
 from confluent_kafka.admin import NewTopic
 
 from svyaz.errors import SvyazError
+from svyaz.regions import KNOWN_REGIONS
 from svyaz.stack import probes, toolchain
-from svyaz.stack.process import ProcessRecord, ProcessTable, is_running, rss_kib, spawn, terminate
+from svyaz.stack.process import ProcessRecord, ProcessTable, is_running, kill, rss_kib, spawn, terminate
 from svyaz.stack.services import FerretDB, KafkaBroker, MirrorMaker, Runtime, Service
 from svyaz.stack.topology import kafka_bootstrap
 
 Progress = Callable[[str], None]
+# A stack port inside the kernel's ephemeral range (kz's 39092 and 39093 are, under Linux's default
+# 32768-60999) can be taken for a moment by an outgoing connection while the service is down, even
+# by a client retrying that very port (a TCP self-connect); the restarted service then cannot bind.
+PORT_TAKEN = "ddress already in use"  # Java's BindException and Go's bind error both say it
+START_ATTEMPTS = 3
+
+
+class ServiceExited(SvyazError):
+    """A service's process ended while it was starting."""
+
+    code = "service_exited"
 
 
 @dataclass(frozen=True)
@@ -58,8 +70,9 @@ class Stack:
         self.progress(f"stack up: {', '.join(regions)} ready in {time.monotonic() - started:.1f}s "
                       f"(state in {self.state_dir})")
 
-    def start_services(self, services: list[Service]) -> None:
-        """Start every service that is not running, then wait for all of them at once."""
+    def start_services(self, services: list[Service], *, timeout_s: float | None = None) -> None:
+        """Start every service that is not running, then wait for all of them at once (each for
+        `timeout_s`, default its own start time-out)."""
         records = self.table.load()
         to_wait: list[Service] = []
         for service in services:
@@ -72,7 +85,7 @@ class Stack:
             self._spawn(service)
             to_wait.append(service)
         with ThreadPoolExecutor(max_workers=max(1, len(to_wait))) as pool:
-            list(pool.map(self._wait_healthy, to_wait))
+            list(pool.map(lambda service: self._wait_healthy(service, timeout_s), to_wait))
 
     def _spawn(self, service: Service) -> ProcessRecord:
         record = spawn(service.name, service.argv(), log=service.log, cwd=service.home)
@@ -90,14 +103,16 @@ class Stack:
                          "or `svyaz stack down` if it is left from another checkout's stack",
                 )
 
-    def _wait_healthy(self, service: Service) -> None:
+    def _wait_healthy(self, service: Service, timeout_s: float | None = None) -> None:
         record = self.table.load()[service.name]
-        timeout_s = service.start_timeout_s
+        if isinstance(service, MirrorMaker):
+            service.since = record.started_at
+        timeout_s = timeout_s or service.start_timeout_s
         began = time.monotonic()
         detail = "not checked yet"
         while time.monotonic() - began < timeout_s:
             if not is_running(record):
-                raise SvyazError(
+                raise ServiceExited(
                     f"{service.name} exited during start-up:\n    " + "\n    ".join(_tail(service.log, 12)),
                     hint=f"read the whole log: svyaz stack logs {service.name.replace('/', ' ')}",
                 )
@@ -160,6 +175,58 @@ class Stack:
             self.table.remove(name)
         return stopped
 
+    # --- one service (fault-injection tests) -----------------------------------------------------
+
+    def stop_service(self, name: str, *, crash: bool = False) -> bool:
+        """Stop one service of the running stack, e.g. "mirrormaker" or "kz/kafka": SIGTERM (SIGKILL
+        after a grace), or with `crash` SIGKILL at once, as a crash would. Its record stays, so
+        `status` shows it stopped and `start_service` or `up` starts it again. False if it was not
+        running."""
+        record = self.table.load().get(name)
+        if record is None:
+            raise SvyazError(f"no service {name!r} in the stack under {self.state_dir}",
+                             hint="`svyaz stack status` lists them")
+        if not is_running(record):
+            return False
+        self.progress(f"{name}: {'killing' if crash else 'stopping'} (pid {record.pid})")
+        (kill if crash else terminate)(record)
+        return True
+
+    def start_service(self, name: str, runtime: Runtime | None = None, *, timeout_s: float | None = None) -> None:
+        """Start one recorded service again on its ports, data and configuration (MirrorMaker 2 with
+        the regions it mirrored) unless it runs, and return once it is healthy, whoever started it
+        (another `svyaz stack up` may have, a moment ago). Blocking. `timeout_s`: how long to wait
+        for health (default the service's start time-out; a broker killed with SIGKILL recovers its
+        logs first). Started again if it could not bind its port (PORT_TAKEN)."""
+        self.start_one(self.service(name, runtime or resolve_runtime(self.progress)), timeout_s=timeout_s)
+
+    def start_one(self, service: Service, *, timeout_s: float | None = None) -> None:
+        """`start_service` for a service object."""
+        for attempt in range(1, START_ATTEMPTS + 1):
+            try:
+                self.start_services([service], timeout_s=timeout_s)
+                self._wait_healthy(service, timeout_s)
+                return
+            except ServiceExited:
+                if attempt == START_ATTEMPTS or not _port_was_taken(service.log):
+                    raise
+            self.progress(f"{service.name}: its port was taken for a moment while it started; starting it again")
+            time.sleep(2)
+
+    def service(self, name: str, runtime: Runtime) -> Service:
+        """The service a name in the process table stands for."""
+        region, _, kind = name.partition("/")
+        if name == MirrorMaker.name:
+            regions = self._mirrored_regions()
+            if len(regions) < 2:
+                raise SvyazError(f"mirrormaker: no region list in {self.state_dir / 'mirrormaker' / 'mm2.properties'}",
+                                 hint="start the whole stack with `svyaz stack up`")
+            return MirrorMaker(regions, self.state_dir, runtime)
+        if region in KNOWN_REGIONS and kind in ("kafka", "ferretdb"):
+            return (KafkaBroker if kind == "kafka" else FerretDB)(region, self.state_dir, runtime)
+        raise SvyazError(f"no stack service is called {name!r}",
+                         hint="use mirrormaker or <region>/kafka, <region>/ferretdb (`svyaz stack status`)")
+
     def status(self) -> list[ServiceStatus]:
         records = self.table.load()
         services = self._known_services(records)
@@ -185,6 +252,7 @@ class Stack:
                 services[service.name] = service
         if "mirrormaker" in records:
             services["mirrormaker"] = MirrorMaker(self._mirrored_regions(), self.state_dir, runtime)
+            services["mirrormaker"].since = records["mirrormaker"].started_at
         return services
 
     def _mirrored_regions(self) -> tuple[str, ...]:
@@ -204,6 +272,13 @@ def resolve_runtime(progress: Progress) -> Runtime:
     toolchain.ensure_debian_packages(progress)
     return Runtime(java=java, kafka_lib=lib, ferretdb=ferretdb,
                    log4j_config=toolchain.deploy_dir() / "kafka" / "log4j2.xml")
+
+
+def _port_was_taken(log: Path) -> bool:
+    """Did the latest start (what the log holds after its last `spawn` header) fail to bind a port?"""
+    lines = _tail(log, 300)
+    starts = [i for i, line in enumerate(lines) if line.startswith("=== svyaz: starting ")]
+    return any(PORT_TAKEN in line for line in lines[starts[-1] if starts else 0:])
 
 
 def _tail(path: Path, lines: int) -> list[str]:

@@ -93,6 +93,11 @@ def read_to_end(consumer: Consumer, topics: list[str], timeout: float = 5.0) -> 
 
 def read_compacted(bootstrap: str, topic: str, timeout: float = 5.0) -> dict[str, str]:
     """Latest value per key of a (compacted) topic, read from the start up to its end."""
+    return {key: value for key, (_at_ms, value) in read_latest(bootstrap, topic, timeout).items()}
+
+
+def read_latest(bootstrap: str, topic: str, timeout: float = 5.0) -> dict[str, tuple[int, str]]:
+    """Latest (timestamp in ms, value) per key of a (compacted) topic, read from the start up to its end."""
     consumer = Consumer({
         "bootstrap.servers": bootstrap,
         "group.id": f"svyaz-probe-{uuid.uuid4()}",
@@ -101,7 +106,7 @@ def read_compacted(bootstrap: str, topic: str, timeout: float = 5.0) -> dict[str
     })
     try:
         return {
-            msg.key().decode(): msg.value().decode() if msg.value() else ""
+            msg.key().decode(): (msg.timestamp()[1], msg.value().decode() if msg.value() else "")
             for msg in read_to_end(consumer, [topic], timeout)
             if msg.key() is not None
         }
@@ -109,18 +114,29 @@ def read_compacted(bootstrap: str, topic: str, timeout: float = 5.0) -> dict[str
         consumer.close()
 
 
-def mirror_flow_healthy(target_bootstrap: str, source: str) -> tuple[bool, str]:
+def mirror_flow_healthy(target_bootstrap: str, source: str, since_ms: int = 0) -> tuple[bool, str]:
     """Is MirrorMaker 2's source connector for `source -> target` running with a running task?
 
     MirrorMaker 2 keeps Kafka Connect's status records in `mm2-status.<source>.internal` on the
-    target cluster; reading them is the same check Connect's REST API would make.
+    target cluster; reading them is the same check Connect's REST API would make. Records written
+    before `since_ms` (Unix ms: when the running process started) are left out: a MirrorMaker 2 that
+    was killed never wrote that it stopped, so its last RUNNING would vouch for a successor still
+    starting.
     """
     try:
-        statuses = read_compacted(target_bootstrap, f"mm2-status.{source}.internal")
+        statuses = read_latest(target_bootstrap, f"mm2-status.{source}.internal")
     except KafkaException as err:  # e.g. the status topic was just created and has no leader yet
         return False, f"status topic not readable yet: {err.args[0].str()}"
-    states = {key: json.loads(value).get("state") for key, value in statuses.items() if value}
+    return judge_mirror_flow(statuses, since_ms)
+
+
+def judge_mirror_flow(statuses: dict[str, tuple[int, str]], since_ms: int = 0) -> tuple[bool, str]:
+    """`mirror_flow_healthy` on the status records read: the latest (timestamp ms, value) per key."""
+    states = {key: json.loads(value).get("state") for key, (at_ms, value) in statuses.items()
+              if value and at_ms >= since_ms}
     connector = states.get("status-connector-MirrorSourceConnector")
     tasks = [state for key, state in states.items() if key.startswith("status-task-MirrorSourceConnector-")]
     healthy = connector == "RUNNING" and bool(tasks) and all(state == "RUNNING" for state in tasks)
+    if connector is None and "status-connector-MirrorSourceConnector" in statuses:
+        return False, "connector not reported by this process yet (only by one before it)"
     return healthy, f"connector {connector or 'absent'}, tasks {tasks or 'none'}"

@@ -23,6 +23,7 @@ class ProcessRecord:
     start_ticks: int
     argv: list[str]
     log: str
+    started_at: float = 0.0  # Unix time of the spawn; 0 in records written before it was kept
 
 
 def _start_ticks(pid: int) -> int | None:
@@ -38,6 +39,7 @@ def _start_ticks(pid: int) -> int | None:
 
 def spawn(service: str, argv: list[str], *, log: Path, cwd: Path, env: dict[str, str] | None = None) -> ProcessRecord:
     log.parent.mkdir(parents=True, exist_ok=True)
+    started_at = time.time()
     with open(log, "ab") as out:
         out.write(f"\n=== svyaz: starting {service} at {time.strftime('%Y-%m-%dT%H:%M:%S')} ===\n".encode())
         out.flush()
@@ -46,7 +48,8 @@ def spawn(service: str, argv: list[str], *, log: Path, cwd: Path, env: dict[str,
             start_new_session=True,
         )
     ticks = _start_ticks(proc.pid)
-    return ProcessRecord(service=service, pid=proc.pid, start_ticks=ticks or 0, argv=argv, log=str(log))
+    return ProcessRecord(service=service, pid=proc.pid, start_ticks=ticks or 0, argv=argv, log=str(log),
+                         started_at=started_at)
 
 
 def is_running(record: ProcessRecord) -> bool:

@@ -198,6 +198,9 @@ class MirrorMaker(Service):
         self.regions = regions
         self.home = state_dir / "mirrormaker"
         self.runtime = runtime
+        # Unix time the running process started (`ProcessRecord.started_at`): health counts only the
+        # statuses written since. 0: every status counts.
+        self.since = 0.0
 
     @property
     def flows(self) -> list[tuple[str, str]]:
@@ -235,7 +238,8 @@ class MirrorMaker(Service):
         details = []
         all_healthy = True
         for source, target in self.flows:
-            healthy, detail = probes.mirror_flow_healthy(kafka_bootstrap(target), source)
+            healthy, detail = probes.mirror_flow_healthy(kafka_bootstrap(target), source,
+                                                         since_ms=int(self.since * 1000))
             all_healthy &= healthy
             details.append(f"{source}->{target}: {detail}")
         return all_healthy, "; ".join(details)
