@@ -9,8 +9,10 @@ import sys
 from pathlib import Path
 from typing import Any
 
+from svyaz.bench.crossings import all_pairs, parse_pairs
 from svyaz.bench.schedule import KINDS
 from svyaz.errors import SvyazError
+from svyaz.regions import KNOWN_REGIONS
 
 
 def register(commands: argparse._SubParsersAction) -> None:
@@ -82,6 +84,59 @@ def register(commands: argparse._SubParsersAction) -> None:
     channel.add_argument("--json", action="store_true", help="print the report as JSON")
     channel.set_defaults(handler=_channel)
 
+    federation = kinds.add_parser(
+        "federation",
+        help="cross-border lag of 1:1 text between federated nodes through MirrorMaker 2, per region pair",
+        description=(
+            "Start a federated node of its own per region of --pairs (keys made and pinned both ways, a fresh "
+            "topic prefix the stack's MirrorMaker 2 carries), or use running ones (--ru-url ...), register "
+            "senders in each pair's first region and receivers in its second, wait until a first message per "
+            "chat has crossed (reported as the first crossing), then send 1:1 text at --rate messages/s in all "
+            "(open loop) for --seconds after --warmup, and report per pair and overall the lag from the "
+            "send call to the receiver's push (p50/p95/p99/max), lost, duplicated and out-of-order messages, "
+            "where on the way the time goes (Kafka topics watched), and a verdict against the seed's 2 s and "
+            "the 1 s aim."
+        ),
+    )
+    federation.add_argument("--pairs", type=_pairs, default=all_pairs(KNOWN_REGIONS), metavar="A-B,...",
+                            help="region pairs, sender's region first (default all six: "
+                                 f"{','.join(all_pairs(KNOWN_REGIONS))})")
+    fed_load = federation.add_mutually_exclusive_group()
+    fed_load.add_argument("--rate", type=_positive, help="messages per second over all pairs (default 20)")
+    fed_load.add_argument("--sweep", type=_rates, metavar="R1,R2,...", help="several rates, one after another")
+    federation.add_argument("--seconds", type=_positive, default=60.0, help="measured seconds per rate (default 60)")
+    federation.add_argument("--warmup", type=_non_negative, default=10.0,
+                            help="seconds of load before measuring, per rate (default 10)")
+    federation.add_argument("--grace", type=_non_negative, default=10.0,
+                            help="seconds to wait for late arrivals before counting them lost (default 10)")
+    federation.add_argument("--pause", type=_non_negative, default=3.0, help="idle seconds before each rate")
+    federation.add_argument("--chats-per-pair", type=_count,
+                            help="sender->receiver chats per pair (default: enough that no sender sends more "
+                                 "than 2.5/s, at least 4)")
+    federation.add_argument("--arrivals", choices=KINDS, default="poisson",
+                            help="poisson (random gaps, random chat) or even spacing (default poisson)")
+    federation.add_argument("--max-in-flight", type=int, default=4,
+                            help="unanswered sends per sender; more are dropped_by_client (default 4)")
+    federation.add_argument("--ack-timeout", type=_positive, default=10.0, help="seconds to wait for a send's result")
+    federation.add_argument("--first-crossing-timeout", type=_positive, default=120.0,
+                            help="seconds to wait for the first message of every chat to cross (default 120)")
+    federation.add_argument("--text-chars", type=int, default=64, help="length of each message's text (default 64)")
+    federation.add_argument("--seed", type=int, help="seed of the arrival schedule")
+    federation.add_argument("--no-topic-watch", action="store_true",
+                            help="do not watch the Kafka topics on the way (no split of the lag by hop)")
+    for region in KNOWN_REGIONS:
+        federation.add_argument(f"--{region}-url", metavar="WS_URL",
+                                help=f"use a running {region} node instead of starting one (all or none)")
+    federation.add_argument("--topic-prefix", help="with --*-url: the nodes' kafka.topic_prefix, for the topic watch")
+    federation.add_argument("--node-env", action="append", default=[], metavar="SVYAZ_SECTION__KEY=VALUE",
+                            help="one more setting for the bench's own nodes (repeatable)")
+    federation.add_argument("--trace-nodes", type=Path, metavar="DIR",
+                            help="run the bench's nodes with svyaz.bench.nodetrace's timers (store commands, the "
+                                 "send path, forwarder, outbox, inbound, ledger, applier), write them to "
+                                 "DIR/<region>.json and report them per message")
+    federation.add_argument("--json", action="store_true", help="print the report as JSON")
+    federation.set_defaults(handler=_federation)
+
     crypto = kinds.add_parser(
         "crypto",
         help="GOST primitives from Python next to `openssl speed` and gostcrypto (no stack needed)",
@@ -126,6 +181,28 @@ def _channel(args: argparse.Namespace) -> int:
                              store_url=args.store_url, kafka=args.kafka)
     report = _run_reporting_errors(run_channel, options)
     print(json.dumps(report, indent=2) if args.json else render_channel(report))
+    return 0
+
+
+def _federation(args: argparse.Namespace) -> int:
+    from svyaz.bench.federation import FederationOptions, render_federation, run_federation
+
+    node_env = {}
+    for setting in args.node_env:
+        name, sep, value = setting.partition("=")
+        if not sep or not name.startswith("SVYAZ_") or "__" not in name:
+            raise SvyazError(f"--node-env {setting!r}: expected SVYAZ_SECTION__KEY=VALUE")
+        node_env[name] = value
+    urls = {region: getattr(args, f"{region}_url") for region in KNOWN_REGIONS if getattr(args, f"{region}_url")}
+    options = FederationOptions(
+        pairs=args.pairs, rates=tuple(args.sweep or (args.rate or 20.0,)), seconds=args.seconds,
+        warmup_s=args.warmup, grace_s=args.grace, pause_s=args.pause, chats_per_pair=args.chats_per_pair,
+        arrivals=args.arrivals, max_in_flight=args.max_in_flight, ack_timeout_s=args.ack_timeout,
+        first_crossing_timeout_s=args.first_crossing_timeout, text_chars=args.text_chars, seed=args.seed,
+        watch_topics=not args.no_topic_watch, node_urls=urls, topic_prefix=args.topic_prefix, node_env=node_env,
+        trace_nodes=args.trace_nodes.resolve() if args.trace_nodes else None)
+    report = _run_reporting_errors(run_federation, options)
+    print(json.dumps(report, indent=2) if args.json else render_federation(report))
     return 0
 
 
@@ -245,6 +322,13 @@ def _even_count(text: str) -> int:
     if value < 2 or value % 2:
         raise argparse.ArgumentTypeError(f"expected an even number of clients, at least 2, got {text}")
     return value
+
+
+def _pairs(text: str) -> tuple[str, ...]:
+    try:
+        return parse_pairs(text, KNOWN_REGIONS)
+    except ValueError as err:
+        raise argparse.ArgumentTypeError(str(err)) from None
 
 
 def _rates(text: str) -> tuple[float, ...]:

@@ -1,6 +1,6 @@
-"""A node of the bench's own: `svyaz node serve --region ru` as a subprocess on free ports, isolated
-by name on the shared stack (databases `bench_<id>_*`, topics and groups `bench<id>.*`), and
-everything it created dropped afterwards."""
+"""A node of the bench's own: `svyaz node serve --region ru` (or another region) as a subprocess on
+free ports, isolated by name on the shared stack (databases `bench_<id>_*`, topics and groups
+`bench<id>.*`, unless the caller names them), and everything it created dropped afterwards."""
 
 from __future__ import annotations
 
@@ -28,6 +28,7 @@ from pymongo.errors import PyMongoError
 
 from svyaz.client.connection import RemoteError, open_node_client
 from svyaz.errors import SvyazError
+from svyaz.regions import KNOWN_REGIONS
 
 READY_TIMEOUT_S = 60.0
 STOP_TIMEOUT_S = 20.0
@@ -54,8 +55,11 @@ def free_port() -> int:
 
 
 def bench_settings(*, run_id: str, store_url: str, kafka: str, data_dir: Path, gateway_port: int,
-                   http_port: int) -> dict[str, str]:
-    """The node's settings for a bench: isolated names, free ports, limits that do not limit."""
+                   http_port: int, database_prefix: str | None = None,
+                   topic_prefix: str | None = None) -> dict[str, str]:
+    """The node's settings for a bench: isolated names, free ports, limits that do not limit.
+    Databases `bench_<run_id>_*` and topics `bench<run_id>.*` unless `database_prefix` and
+    `topic_prefix` say otherwise."""
     return {
         "SVYAZ_NODE__ID": f"bench{run_id}",
         "SVYAZ_NODE__DATA_DIR": str(data_dir),
@@ -63,9 +67,9 @@ def bench_settings(*, run_id: str, store_url: str, kafka: str, data_dir: Path, g
         "SVYAZ_GATEWAY__PORT": str(gateway_port),
         "SVYAZ_HTTP__PORT": str(http_port),
         "SVYAZ_STORE__URL": store_url,
-        "SVYAZ_STORE__DATABASE_PREFIX": f"bench_{run_id}",
+        "SVYAZ_STORE__DATABASE_PREFIX": database_prefix or f"bench_{run_id}",
         "SVYAZ_KAFKA__BOOTSTRAP_SERVERS": kafka,
-        "SVYAZ_KAFKA__TOPIC_PREFIX": f"bench{run_id}.",
+        "SVYAZ_KAFKA__TOPIC_PREFIX": topic_prefix or f"bench{run_id}.",
         # Registration and sign-in speed only: the messaging path hashes no password.
         "SVYAZ_IDENTITY__PASSWORD_ITERATIONS": "1000",
         # Every client signs in at the same moment; with the default 300 s they would all refresh at
@@ -79,21 +83,26 @@ def bench_settings(*, run_id: str, store_url: str, kafka: str, data_dir: Path, g
 
 @asynccontextmanager
 async def open_node_process(*, store_url: str, kafka: str, profile_to: Path | None = None,
-                            trace_to: Path | None = None,
-                            extra: Mapping[str, str] | None = None) -> AsyncIterator[NodeProcess]:
+                            trace_to: Path | None = None, extra: Mapping[str, str] | None = None,
+                            region: str = "ru", database_prefix: str | None = None,
+                            topic_prefix: str | None = None, keep_log: bool = False) -> AsyncIterator[NodeProcess]:
     """Start the node, wait until it is ready and signs people in, yield it; then SIGTERM it and
     drop its databases, topics and consumer groups. `profile_to`: run it under cProfile (its main
-    thread); `trace_to`: with the timers of `svyaz.bench.nodetrace`."""
+    thread); `trace_to`: with the timers of `svyaz.bench.nodetrace`. `database_prefix` and
+    `topic_prefix`: names of the caller's choosing (several federated nodes share one topic prefix,
+    one MirrorMaker 2 carries), dropped all the same. `keep_log`: keep the node's log (and data dir)
+    even when all went well."""
     run_id = uuid.uuid4().hex[:8]
     workdir = Path(tempfile.mkdtemp(prefix=f"svyaz-bench-{run_id}-"))
     gateway_port, http_port = free_port(), free_port()
     settings = {**bench_settings(run_id=run_id, store_url=store_url, kafka=kafka, data_dir=workdir / "node",
-                                 gateway_port=gateway_port, http_port=http_port), **(extra or {})}
+                                 gateway_port=gateway_port, http_port=http_port, database_prefix=database_prefix,
+                                 topic_prefix=topic_prefix), **(extra or {})}
     command = [sys.executable]
     if profile_to is not None:
         command += ["-m", "cProfile", "-o", str(profile_to)]
     command += ["-m", "svyaz.bench.nodetrace", str(trace_to)] if trace_to is not None else ["-m", "svyaz.cli"]
-    command += ["node", "serve", "--region", "ru"]
+    command += ["node", "serve", "--region", region]
     log_path = workdir / "node.log"
     failed = False
     with log_path.open("wb") as log:
@@ -102,7 +111,7 @@ async def open_node_process(*, store_url: str, kafka: str, profile_to: Path | No
     try:
         node = NodeProcess(process.pid, f"ws://127.0.0.1:{gateway_port}/", http_port, settings, log_path)
         await _until_ready(process, node)
-        await until_signing_in(node.url)
+        await until_signing_in(node.url, region=region)
         yield node
     except BaseException:
         failed = True
@@ -110,11 +119,12 @@ async def open_node_process(*, store_url: str, kafka: str, profile_to: Path | No
     finally:
         with trio.CancelScope(shield=True):
             code = await _stop(process)
-            await trio.to_thread.run_sync(drop_created, store_url, kafka, run_id)
+            await trio.to_thread.run_sync(drop_created, store_url, kafka, settings["SVYAZ_STORE__DATABASE_PREFIX"],
+                                          settings["SVYAZ_KAFKA__TOPIC_PREFIX"])
             if code not in (0, None) and not failed:
                 failed = True
                 print(f"warning: the bench node exited with {code}; its log: {log_path}", file=sys.stderr)
-            if not failed:
+            if not failed and not keep_log:
                 shutil.rmtree(workdir, ignore_errors=True)
             else:
                 print(f"the bench node's log is kept: {log_path}", file=sys.stderr)
@@ -150,9 +160,9 @@ def _http_ok(url: str) -> bool:
         return False
 
 
-async def until_signing_in(url: str, *, timeout_s: float = READY_TIMEOUT_S) -> None:
+async def until_signing_in(url: str, *, timeout_s: float = READY_TIMEOUT_S, region: str = "ru") -> None:
     """Sign-in answers `unavailable` until the node has loaded every role assignment."""
-    probe = f"@probe{uuid.uuid4().hex[:8]}:ru"
+    probe = f"@probe{uuid.uuid4().hex[:8]}:{region}"
     async with open_node_client(url) as client:
         await client.call("account.register", account=probe, password=PROBE_PASSWORD)
         with trio.fail_after(timeout_s):
@@ -179,27 +189,34 @@ async def _stop(process: subprocess.Popen) -> int | None:
     return process.returncode
 
 
-def drop_created(store_url: str, kafka: str, run_id: str) -> None:
-    """Drop the databases, topics and consumer groups named for `run_id`; report, never raise."""
+def drop_created(store_url: str, kafka: str, database_prefix: str, topic_prefix: str) -> None:
+    """Drop the databases `<database_prefix>_*`, the topics `<topic_prefix>*` (and MirrorMaker 2's
+    copies of them, `<region>.<topic_prefix>*`) and the consumer groups `<topic_prefix>*`; report,
+    never raise."""
     try:
         with MongoClient(store_url, serverSelectionTimeoutMS=5000) as client:
             for name in client.list_database_names():
-                if name.startswith(f"bench_{run_id}_"):
+                if name.startswith(f"{database_prefix}_"):
                     client.drop_database(name)
     except PyMongoError as err:
-        print(f"warning: bench databases bench_{run_id}_* not dropped: {err}", file=sys.stderr)
+        print(f"warning: bench databases {database_prefix}_* not dropped: {err}", file=sys.stderr)
     try:
         admin = AdminClient({"bootstrap.servers": kafka})
-        topics = [t for t in admin.list_topics(timeout=10).topics if t.startswith(f"bench{run_id}.")]
+        topics = [t for t in admin.list_topics(timeout=10).topics if _created_topic(t, topic_prefix)]
         for future in (admin.delete_topics(topics, operation_timeout=30).values() if topics else ()):
             future.result(timeout=30)
         listed = admin.list_consumer_groups(request_timeout=10).result(timeout=15)
-        groups = [g.group_id for g in listed.valid if g.group_id.startswith(f"bench{run_id}")]
+        groups = [g.group_id for g in listed.valid if g.group_id.startswith(topic_prefix.rstrip("."))]
         for future in (admin.delete_consumer_groups(groups, request_timeout=10).values() if groups else ()):
             with contextlib.suppress(KafkaException):  # a group still emptying; it expires by itself
                 future.result(timeout=15)
     except KafkaException as err:
-        print(f"warning: bench topics bench{run_id}.* not all deleted: {err}", file=sys.stderr)
+        print(f"warning: bench topics {topic_prefix}* not all deleted: {err}", file=sys.stderr)
+
+
+def _created_topic(topic: str, topic_prefix: str) -> bool:
+    source, dot, rest = topic.partition(".")
+    return topic.startswith(topic_prefix) or (dot != "" and source in KNOWN_REGIONS and rest.startswith(topic_prefix))
 
 
 def _tail(path: Path, lines: int = 30) -> str:

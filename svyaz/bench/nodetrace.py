@@ -45,6 +45,16 @@ STEPS = (
     "svyaz.messaging.projector:_apply_until_stored",
     "svyaz.messaging.notifier:Notifier.notify",
     "svyaz.node.authn:IdentityAuthenticator.revoked_sessions",
+    # Federation (`svyaz bench federation`): the forwarder (one event at a time), the outbox's
+    # numbering and produce, and the inbound pipeline per record with its ledger and applier.
+    "svyaz.node.federation.forwarder:Forwarder.forward",
+    "svyaz.node.federation.outbox:Outbox.send",
+    "svyaz.node.federation.outbox:MongoOutboxSeqs.allocate",
+    "svyaz.node.federation.inbound:_Pipeline.handle",
+    "svyaz.federation.ledger:InboundLedger.offer",
+    "svyaz.federation.ledger:InboundLedger.commit",
+    "svyaz.node.federation.applier:FederationApplier.apply",
+    "svyaz.messaging.arrivals:PrivateArrivals.message",
 )
 
 

@@ -11,7 +11,7 @@ import svyaz.bench
 from tests.layering import imported_modules, within
 
 BENCH_DIR = Path(svyaz.bench.__file__).parent
-PURE = ("stats", "schedule", "tally", "verdict", "traces")
+PURE = ("stats", "schedule", "tally", "verdict", "traces", "crossings")
 DRIVERS = ("trio", "pymongo", "bson", "confluent_kafka", "trio_websocket", "h11", "svyaz.client")
 # nodetrace runs inside the node's process (python -m svyaz.bench.nodetrace), never in the bench's.
 IN_THE_NODE = ("nodetrace",)
