@@ -31,9 +31,10 @@ def federation_keys(tmp_path_factory) -> dict[str, Path]:
 def federated_config(stack, test_id: str, data_dir: Path, region: str, keys: dict[str, Path], **extra: str):
     peers = ";".join(f"{peer}={keys[peer] / PUBLIC_KEY_FILE}" for peer in REGIONS if peer != region)
     # A test's outboxes are new topics: their first crossings wait for MirrorMaker 2 to find them.
+    # The fault test's clients outlive the 5-minute default of an access token: give them an hour.
     return node_config(stack, test_id, data_dir, region=region, federation__enabled="true",
                        federation__key_dir=str(keys[region]), federation__peers=peers,
-                       federation__answer_wait_s="60", **extra)
+                       federation__answer_wait_s="60", identity__access_lifetime_s="3600", **extra)
 
 
 @dataclass(frozen=True)
