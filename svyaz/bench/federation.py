@@ -24,6 +24,7 @@ import json
 import math
 import os
 import random
+import re
 import shutil
 import subprocess
 import sys
@@ -33,7 +34,6 @@ import uuid
 from collections.abc import Callable, Mapping, Sequence
 from contextlib import AsyncExitStack
 from dataclasses import asdict, dataclass, field
-from functools import partial
 from pathlib import Path
 from typing import Any
 
@@ -69,13 +69,15 @@ AIM = Objective(p95_ms=1000.0, p99_ms=1000.0)
 SENDER_RATE_PER_S = 2.5
 MIN_CHATS_PER_PAIR = 4
 SETTLE_S = 2.0
-CLEAN_UP_ROUNDS = 2
-STACK_LABELS = ("kafka ", "ferretdb ", "mirrormaker2")  # procstat.process_label of the stack's processes
-CLEAN_UP_PAUSE_S = 3.0
 CONNECT_ATTEMPTS = 3
+CLEAN_UP_ROUNDS = 2
+CLEAN_UP_PAUSE_S = 3.0
+# What a first send may answer while the receiver's home node cannot be asked yet.
+FIRST_RETRYABLE = frozenset({"not_confirmed", "unavailable", "throttled"})
+STACK_LABELS = ("kafka ", "ferretdb ", "mirrormaker2")  # procstat.process_label of the stack's processes
 # MirrorMaker 2 settings reported as in force: all of the stack's file but addresses, flows and
 # replication factors (svyaz/federation/mm2.py writes it; it is being tuned, so nothing is assumed).
-MM2_SKIPPED = ("bootstrap.servers", ".topics", ".enabled", "plugin.discovery", "replication.factor", "clusters")
+MM2_SKIPPED = ("bootstrap.servers", "plugin.discovery", "replication.factor")
 NODE_NOTE = ("the bench's nodes: federation on, keys made for the run and pinned both ways, 1,000 PBKDF2 "
              "iterations (sign-in speed only), access tokens for 3,600 s, messaging.send_rate_per_s and "
              "send_burst 100,000 (SVYAZ_MESSAGING__*; senders stay under the default 5/s anyway), log level WARNING")
@@ -231,10 +233,21 @@ def _keygen(directory: Path) -> str:
     return str(json.loads(done.stdout)["public_key"])
 
 
+def running_mm2_properties() -> Path | None:
+    """The properties file of the stack's running MirrorMaker 2 (the one under a stack state dir)."""
+    for pid, sample in procstat.all_processes().items():
+        cmdline = _in_a_stack(pid) if sample.label == "mirrormaker2" else None
+        found = re.search(r"(\S+/mm2\.properties)", cmdline or "")
+        if found:
+            return Path(found.group(1))
+    return None
+
+
 def mm2_settings(state_dir: Path | None = None) -> dict[str, Any]:
-    """The settings of the stack's mm2.properties (addresses, flows and replication factors left out),
-    as MirrorMaker 2 was last started with them."""
-    path = (state_dir or default_state_dir()) / "mirrormaker" / "mm2.properties"
+    """The settings of the stack's mm2.properties (addresses, flows and replication factors left out):
+    of the running stack's MirrorMaker 2, else of `state_dir` (default: this clone's)."""
+    running = running_mm2_properties() if state_dir is None else None
+    path = running or (state_dir or default_state_dir()) / "mirrormaker" / "mm2.properties"
     try:
         lines = path.read_text().splitlines()
     except OSError as err:
@@ -243,7 +256,8 @@ def mm2_settings(state_dir: Path | None = None) -> dict[str, Any]:
     for line in lines:
         key, sep, value = line.partition("=")
         key = key.strip()
-        if sep and not key.startswith("#") and not any(key.endswith(skipped) for skipped in MM2_SKIPPED):
+        if (sep and not key.startswith("#") and key != "clusters" and "->" not in key
+                and not key.endswith(MM2_SKIPPED)):
             settings[key] = value.strip()
     return {"path": str(path), "settings": settings}
 
@@ -393,6 +407,31 @@ async def _send(options: FederationOptions, tally: CrossingTally, sender: _Accou
         tally.failed(client_id, CONNECTION_CLOSED)
 
 
+async def _send_until_taken(options: FederationOptions, tally: CrossingTally, sender: _Account, to: str,
+                            client_id: str, text: str) -> None:
+    """A first message, sent again (same client id: the node keeps one copy) while the sender's node
+    says it could not confirm the receiver yet (its lookup abroad went unanswered: MirrorMaker 2
+    may not carry the new topics yet), until the first-crossing timeout."""
+    with trio.move_on_after(options.first_crossing_timeout_s) as waited:
+        while True:
+            try:
+                if sender.client is None:
+                    raise NodeUnreachable("the sender's connection is gone")
+                answer = await sender.client.call("message.send", to=to, text=text, client_id=client_id)
+                tally.acked(client_id, time.perf_counter(), answer.get("seq"))
+                return
+            except RemoteError as err:
+                if err.code not in FIRST_RETRYABLE:
+                    tally.failed(client_id, err.code)
+                    return
+                await trio.sleep(err.retry_after_s or 1.0)
+            except NodeUnreachable:
+                tally.failed(client_id, CONNECTION_CLOSED)
+                return
+    if waited.cancelled_caught:
+        tally.failed(client_id, ACK_TIMEOUT)
+
+
 async def _first_crossing(options: FederationOptions, senders: list[_Account], receivers: dict[int, _Account],
                           tag: str, text: str, tallies: list[CrossingTally],
                           progress: Callable[[str], None]) -> dict[str, Any]:
@@ -407,8 +446,8 @@ async def _first_crossing(options: FederationOptions, senders: list[_Account], r
         for sender in senders:
             client_id = f"f{tag}c{sender.chat:03d}first"
             tally.sent(client_id, pair=sender.pair, chat=sender.chat, at=time.perf_counter(), measured=True)
-            nursery.start_soon(partial(_send, options, tally, sender, receivers[sender.chat].account, client_id, text,
-                                       ack_timeout_s=options.first_crossing_timeout_s))
+            nursery.start_soon(_send_until_taken, options, tally, sender, receivers[sender.chat].account, client_id,
+                               text)
     with trio.move_on_after(options.first_crossing_timeout_s):
         while tally.awaiting():
             await trio.sleep(0.05)
@@ -444,7 +483,7 @@ async def _one_rate(options: FederationOptions, senders: list[_Account], receive
         await trio.sleep_until(moment)
         walls[name] = time.time()
         snapshots[name] = (trio.current_time(), await trio.to_thread.run_sync(procstat.all_processes))
-        stack_pids[name] = await trio.to_thread.run_sync(stack_processes, snapshots[name][1], default_state_dir())
+        stack_pids[name] = await trio.to_thread.run_sync(stack_processes, snapshots[name][1])
 
     async def send_one(sender: _Account, client_id: str) -> None:
         try:
@@ -506,20 +545,24 @@ async def _one_rate(options: FederationOptions, senders: list[_Account], receive
     return run
 
 
-def stack_processes(taken: Mapping[int, procstat.ProcessSample], state_dir: Path) -> dict[str, list[int]]:
-    """label -> pids of the dev stack's own brokers, stores and MirrorMaker 2 (their command lines name
-    the stack's state dir; other people's scratch brokers on the machine do not count)."""
+def stack_processes(taken: Mapping[int, procstat.ProcessSample]) -> dict[str, list[int]]:
+    """label -> pids of a dev stack's brokers, stores and MirrorMaker 2: those whose command line
+    names a stack state dir (`.../.svyaz/...`, whichever clone started it); scratch brokers
+    elsewhere on the machine do not count."""
     found: dict[str, list[int]] = {}
     for pid, sample in taken.items():
-        if not sample.label.startswith(STACK_LABELS):
-            continue
-        try:
-            cmdline = Path(f"/proc/{pid}/cmdline").read_bytes().decode(errors="replace")
-        except OSError:
-            continue
-        if str(state_dir) in cmdline:
+        if sample.label.startswith(STACK_LABELS) and _in_a_stack(pid):
             found.setdefault(sample.label, []).append(pid)
     return {label: sorted(pids) for label, pids in found.items()}
+
+
+def _in_a_stack(pid: int) -> str | None:
+    """The command line of `pid` if it names a stack state dir, else None."""
+    try:
+        cmdline = Path(f"/proc/{pid}/cmdline").read_bytes().replace(b"\0", b" ").decode(errors="replace")
+    except OSError:
+        return None
+    return cmdline if f"/{default_state_dir().name}/" in cmdline else None
 
 
 def stack_changes(before: Mapping[str, list[int]], after: Mapping[str, list[int]],
@@ -550,7 +593,7 @@ def render_federation(report: dict[str, Any]) -> str:
         + f"; {report['node_note']}",
         f"MirrorMaker 2 ({report['mirrormaker2'].get('path')}): "
         + ", ".join(f"{k} = {v}" for k, v in report["mirrormaker2"].get("settings", {}).items()),
-        "first crossing (MirrorMaker 2 finding the new topics; not measured): "
+        "first crossing (the receiver's lookup abroad, first writes, MirrorMaker 2 settling; not in the figures): "
         + "; ".join(f"{pair} {c['first_s']} s (all chats {c['all_s']} s)" for pair, c in report["first_crossing"].items()),
     ]
     for run in report["runs"]:

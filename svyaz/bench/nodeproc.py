@@ -90,8 +90,8 @@ async def open_node_process(*, store_url: str, kafka: str, profile_to: Path | No
     drop its databases, topics and consumer groups. `profile_to`: run it under cProfile (its main
     thread); `trace_to`: with the timers of `svyaz.bench.nodetrace`. `database_prefix` and
     `topic_prefix`: names of the caller's choosing (several federated nodes share one topic prefix,
-    one MirrorMaker 2 carries), dropped all the same. `keep_log`: keep the node's log (and data dir)
-    even when all went well."""
+    one MirrorMaker 2 carries), dropped all the same. `keep_log`: keep the node's log even when all
+    went well (its data dir, with its keys, goes)."""
     run_id = uuid.uuid4().hex[:8]
     workdir = Path(tempfile.mkdtemp(prefix=f"svyaz-bench-{run_id}-"))
     gateway_port, http_port = free_port(), free_port()
@@ -126,6 +126,8 @@ async def open_node_process(*, store_url: str, kafka: str, profile_to: Path | No
                 print(f"warning: the bench node exited with {code}; its log: {log_path}", file=sys.stderr)
             if not failed and not keep_log:
                 shutil.rmtree(workdir, ignore_errors=True)
+            elif not failed:
+                shutil.rmtree(workdir / "node", ignore_errors=True)  # its keys; the log stays
             else:
                 print(f"the bench node's log is kept: {log_path}", file=sys.stderr)
 

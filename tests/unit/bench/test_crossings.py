@@ -168,10 +168,10 @@ def test_the_mirrormaker_settings_in_force_are_read_from_the_stacks_file(tmp_pat
     (tmp_path / "mirrormaker" / "mm2.properties").write_text(
         "# header\nclusters = ru, kz\nru.bootstrap.servers = 127.0.0.1:19092\nru.consumer.fetch.max.wait.ms = 50\n"
         "ru.producer.linger.ms = 0\nru->kz.enabled = true\nru->kz.topics = outbox\\.kz\ntasks.max = 1\n"
-        "replication.factor = 1\nrefresh.topics.interval.seconds = 1\n")
+        "replication.factor = 1\nrefresh.topics.interval.seconds = 1\nru.consumer.allow.auto.create.topics = false\n")
     assert mm2_settings(tmp_path)["settings"] == {
         "ru.consumer.fetch.max.wait.ms": "50", "ru.producer.linger.ms": "0", "tasks.max": "1",
-        "refresh.topics.interval.seconds": "1"}
+        "refresh.topics.interval.seconds": "1", "ru.consumer.allow.auto.create.topics": "false"}
     assert "error" in mm2_settings(tmp_path / "nowhere")
 
 
