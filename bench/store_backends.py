@@ -60,7 +60,7 @@ DEFAULT_FERRETDB = os.environ.get("SVYAZ_FERRETDB")  # unset: the local stack's 
 DEFAULT_PG_BIN = os.environ.get("SVYAZ_PG_BIN", "/usr/lib/postgresql/15/bin")
 
 # Ports the rest of the dev stack (Kafka brokers, local FerretDB regions, exporters) may hold.
-RESERVED_PORTS = ((19092, 39093), (27117, 27318), (8101, 8103), (9101, 9103))
+RESERVED_PORTS = ((19092, 30093), (27117, 27318), (8101, 8103), (9101, 9103))
 
 BACKENDS = ("sqlite", "postgresql")
 BASELINE = "sqlite-baseline"  # the SQLite backend on --baseline-ferretdb

@@ -18,17 +18,25 @@ from svyaz.stack.services import FerretDB, KafkaBroker, MirrorMaker, Runtime, Se
 from svyaz.stack.topology import kafka_bootstrap
 
 Progress = Callable[[str], None]
-# A stack port inside the kernel's ephemeral range (kz's 39092 and 39093 are, under Linux's default
-# 32768-60999) can be taken for a moment by an outgoing connection while the service is down, even
-# by a client retrying that very port (a TCP self-connect); the restarted service then cannot bind.
+# A port inside the kernel's ephemeral range (32768-60999 by default; the stack's own ports stay
+# below it, svyaz/regions.py) can be given to an outgoing connection while its service is down,
+# most often to a client retrying that very port: the kernel connects it to itself (a TCP
+# self-connect). Until that socket closes the restarted service cannot bind the port.
 PORT_TAKEN = "ddress already in use"  # Java's BindException and Go's bind error both say it
 START_ATTEMPTS = 3
+PORT_WAIT_S = 90.0
 
 
 class ServiceExited(SvyazError):
     """A service's process ended while it was starting."""
 
     code = "service_exited"
+
+
+class PortHeld(SvyazError):
+    """A service could not start because a socket that is not a listener holds one of its ports."""
+
+    code = "port_held"
 
 
 @dataclass(frozen=True)
@@ -94,9 +102,8 @@ class Stack:
         return record
 
     def _check_port_free(self, service: Service) -> None:
-        ports = [service.port] + ([service.controller_port] if isinstance(service, KafkaBroker) else [])
-        for port in ports:
-            if port is not None and probes.port_open(port):
+        for port in _ports(service):
+            if probes.port_open(port):
                 raise SvyazError(
                     f"{service.name}: port {port} is already in use by a process this stack did not start",
                     hint=f"find it with `ss -ltnp 'sport = :{port}'` and stop it, "
@@ -201,17 +208,34 @@ class Stack:
         self.start_one(self.service(name, runtime or resolve_runtime(self.progress)), timeout_s=timeout_s)
 
     def start_one(self, service: Service, *, timeout_s: float | None = None) -> None:
-        """`start_service` for a service object."""
+        """`start_service` for a service object. Waits (up to PORT_WAIT_S) for its ports to be free
+        of any socket first, and starts it again if it still could not bind them."""
         for attempt in range(1, START_ATTEMPTS + 1):
+            record = self.table.load().get(service.name)
+            if record is None or not is_running(record):
+                self._wait_ports_bindable(service)
             try:
                 self.start_services([service], timeout_s=timeout_s)
                 self._wait_healthy(service, timeout_s)
                 return
-            except ServiceExited:
-                if attempt == START_ATTEMPTS or not _port_was_taken(service.log):
+            except ServiceExited as err:
+                if not _port_was_taken(service.log):
                     raise
-            self.progress(f"{service.name}: its port was taken for a moment while it started; starting it again")
-            time.sleep(2)
+                if attempt == START_ATTEMPTS:
+                    raise PortHeld(f"{service.name} could not bind its ports in {START_ATTEMPTS} starts",
+                                   hint=_port_hint(_ports(service))) from err
+            self.progress(f"{service.name}: its port was taken while it started; starting it again")
+
+    def _wait_ports_bindable(self, service: Service) -> None:
+        began = time.monotonic()
+        while True:
+            held = [port for port in _ports(service) if not probes.port_bindable(port)]
+            if not held:
+                return
+            if time.monotonic() - began > PORT_WAIT_S:
+                raise PortHeld(f"{service.name}: port {held[0]} is still held by a socket after {PORT_WAIT_S:.0f}s "
+                               "(not a listener: an outgoing connection, or its TIME-WAIT)", hint=_port_hint(held))
+            time.sleep(1)
 
     def service(self, name: str, runtime: Runtime) -> Service:
         """The service a name in the process table stands for."""
@@ -272,6 +296,22 @@ def resolve_runtime(progress: Progress) -> Runtime:
     toolchain.ensure_debian_packages(progress)
     return Runtime(java=java, kafka_lib=lib, ferretdb=ferretdb,
                    log4j_config=toolchain.deploy_dir() / "kafka" / "log4j2.xml")
+
+
+def _port_hint(ports: list[int]) -> str:
+    hint = (f"see `ss -tanp 'sport = :{ports[0]}'`; a connection to itself is a client retrying that port, "
+            "which holds it until that client is restarted")
+    ephemeral = probes.ephemeral_range()
+    inside = [str(port) for port in ports if ephemeral and ephemeral[0] <= port <= ephemeral[1]]
+    if ephemeral and inside:
+        hint += (f". Ports {', '.join(inside)} lie in the kernel's ephemeral range {ephemeral[0]}-{ephemeral[1]}: "
+                 f"reserve them (sysctl -w net.ipv4.ip_local_reserved_ports={','.join(inside)})")
+    return hint
+
+
+def _ports(service: Service) -> list[int]:
+    ports = [service.port] + ([service.controller_port] if isinstance(service, KafkaBroker) else [])
+    return [port for port in ports if port is not None]
 
 
 def _port_was_taken(log: Path) -> bool:

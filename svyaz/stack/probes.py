@@ -8,6 +8,7 @@ import socket
 import time
 import uuid
 from collections.abc import Iterator
+from pathlib import Path
 
 from confluent_kafka import Consumer, KafkaException, Message, TopicPartition
 from confluent_kafka.admin import AdminClient
@@ -26,6 +27,26 @@ def port_open(port: int, host: str = "127.0.0.1", timeout: float = 0.5) -> bool:
             return True
     except OSError:
         return False
+
+
+def port_bindable(port: int, host: str = "127.0.0.1") -> bool:
+    """Could a server bind `port` now? Not while any socket holds it: a listener, but also an
+    outgoing connection given it as its local port, or such a connection's TIME-WAIT (60 s)."""
+    with socket.socket() as probe:
+        try:
+            probe.bind((host, port))
+            return True
+        except OSError:
+            return False
+
+
+def ephemeral_range() -> tuple[int, int] | None:
+    """The ports Linux gives outgoing connections (`net.ipv4.ip_local_port_range`), if known."""
+    try:
+        low, high = Path("/proc/sys/net/ipv4/ip_local_port_range").read_text().split()
+        return int(low), int(high)
+    except (OSError, ValueError):
+        return None
 
 
 def kafka_admin(bootstrap: str) -> AdminClient:

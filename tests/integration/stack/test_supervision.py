@@ -134,3 +134,24 @@ def test_a_service_whose_port_was_taken_for_a_moment_is_started_again(tmp_path):
             stack.start_one(crasher)  # any other failure at start is not retried
     finally:
         stack.down()
+
+
+def test_a_restart_waits_for_a_socket_that_still_holds_the_port(tmp_path):
+    import socket
+    import threading
+    import time
+
+    holder = socket.socket()  # bound, not listening: like an outgoing connection given that port
+    holder.bind(("127.0.0.1", 0))
+    port = holder.getsockname()[1]
+    threading.Timer(1.5, holder.close).start()
+    stack = Stack(tmp_path, progress=lambda _: None)
+    service = ScriptService("xx/web", tmp_path / "xx" / "web", SLEEPER, port=port)
+    try:
+        began = time.monotonic()
+        stack.start_one(service)
+
+        assert time.monotonic() - began >= 1.4
+        assert is_running(stack.table.load()["xx/web"])
+    finally:
+        stack.down()

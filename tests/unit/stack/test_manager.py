@@ -7,7 +7,8 @@ from pathlib import Path
 import pytest
 
 from svyaz.errors import SvyazError
-from svyaz.stack.manager import Stack, _port_was_taken
+from svyaz.stack import probes
+from svyaz.stack.manager import Stack, _port_hint, _port_was_taken
 from svyaz.stack.probes import judge_mirror_flow
 from svyaz.stack.process import ProcessRecord, ProcessTable
 from svyaz.stack.services import FerretDB, KafkaBroker, MirrorMaker, Runtime
@@ -20,7 +21,7 @@ def test_a_regions_kafka_and_ferretdb_are_found_by_name_on_their_ports(tmp_path)
 
     kafka, ferretdb = stack.service("kz/kafka", RUNTIME), stack.service("by/ferretdb", RUNTIME)
 
-    assert isinstance(kafka, KafkaBroker) and (kafka.region, kafka.port) == ("kz", 39092)
+    assert isinstance(kafka, KafkaBroker) and (kafka.region, kafka.port) == ("kz", 30092)
     assert kafka.home == tmp_path / "kz" / "kafka"
     assert isinstance(ferretdb, FerretDB) and (ferretdb.region, ferretdb.port) == ("by", 27217)
 
@@ -106,3 +107,10 @@ def test_only_the_latest_start_of_a_service_is_searched_for_a_port_taken(tmp_pat
                    "ERROR Exiting Kafka due to fatal exception: log directory is not writable\n")
     assert not _port_was_taken(log)
     assert not _port_was_taken(tmp_path / "never-written.log")
+
+
+def test_a_held_port_inside_the_ephemeral_range_is_named_with_the_sysctl_that_reserves_it(monkeypatch):
+    monkeypatch.setattr(probes, "ephemeral_range", lambda: (32768, 60999))
+
+    assert "net.ipv4.ip_local_reserved_ports=39092,39093" in _port_hint([39092, 39093])
+    assert "ss -tanp 'sport = :19092'" in _port_hint([19092]) and "sysctl" not in _port_hint([19092])
