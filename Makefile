@@ -37,7 +37,7 @@ test-unit: install
 # pytest's exit code 5 (no test collected) is turned into a failure.
 test: install
 	$(SVYAZ) stack up --regions $(REGIONS)
-	@$(BIN)/python -m pytest -v tests; rc=$$?; \
+	@$(BIN)/python -m pytest -v --durations=30 tests; rc=$$?; \
 	  if [ $$rc -eq 5 ]; then echo "error: pytest collected no tests" >&2; exit 1; fi; exit $$rc
 
 clean: stack-down

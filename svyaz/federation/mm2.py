@@ -151,6 +151,11 @@ def properties(bootstrap: Mapping[str, str], *, header: str = CLI_HEADER, replic
             # deleted under it (with one partition), which would then cross again.
             f"{region}.consumer.allow.auto.create.topics = false",
             f"{region}.plugin.discovery = service_load",
+            # A worker that lost its group while this cluster was away (over a minute) rejoins as a
+            # new member, and Connect would keep its connector and task unassigned for 5 min
+            # (the default) waiting for the old member: the flow copies nothing meanwhile. A flow
+            # runs one worker here, so there is nobody to wait for. Read per cluster only.
+            f"{region}.scheduled.rebalance.max.delay.ms = 0",
         ]
     for source, target in flows(regions):
         lines += [

@@ -190,6 +190,8 @@ def test_latency_and_delivery_settings_per_cluster():
         assert settings_[f"{region}.producer.enable.idempotence"] == "true"
         assert settings_[f"{region}.offset.flush.interval.ms"] == "5000"
         assert settings_[f"{region}.consumer.allow.auto.create.topics"] == "false"
+        # A worker back from its cluster's outage gets its connector again at once, not after 5 min.
+        assert settings_[f"{region}.scheduled.rebalance.max.delay.ms"] == "0"
     assert settings_["refresh.topics.interval.seconds"] == str(mm2.REFRESH_TOPICS_INTERVAL_S) == "10"
 
 
