@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import importlib
 import signal
 import sys
 from collections.abc import Sequence
@@ -10,40 +11,42 @@ from collections.abc import Sequence
 from svyaz.errors import SvyazError, report
 
 
-def build_parser() -> argparse.ArgumentParser:
-    from svyaz import demo
-    from svyaz.bench import cli as bench_cli
-    from svyaz.client import chat_cli, safety_cli, secret_cli, shared_cli
-    from svyaz.client import cli as client_cli
-    from svyaz.compliance.audit import cli as audit_cli
-    from svyaz.compliance.lawful import cli as lawful_cli
-    from svyaz.federation import cli as federation_cli
-    from svyaz.node import cli as node_cli
-    from svyaz.tui import cli as tui_cli
-    from svyaz.stack import cli as stack_cli
+# The module that adds each top-level command, in the order `svyaz --help` lists them. `svyaz X`
+# imports X's module alone: importing all of them costs about 0.8 s, every invocation
+# (tests/unit/client/test_cli_dispatch.py checks this table against what the modules register).
+COMMAND_MODULES: dict[str, tuple[str, ...]] = {
+    "svyaz.stack.cli": ("stack",),
+    "svyaz.federation.cli": ("federation",),
+    "svyaz.node.cli": ("node",),
+    "svyaz.client.cli": ("2fa", "account", "login", "role", "sessions"),
+    "svyaz.client.chat_cli": ("chats", "delete", "edit", "forward", "history", "listen", "read", "send"),
+    "svyaz.client.shared_cli": ("channel", "comments", "group"),
+    "svyaz.client.safety_cli": ("block", "blocked", "presence", "report", "unblock"),
+    "svyaz.client.secret_cli": ("secret",),
+    "svyaz.compliance.audit.cli": ("audit",),
+    "svyaz.compliance.lawful.cli": ("lawful",),
+    "svyaz.demo": ("demo",),
+    "svyaz.bench.cli": ("bench",),
+    "svyaz.tui.cli": ("chat",),  # Textual is imported only when the command runs
+}
 
+
+def build_parser(command: str | None = None) -> argparse.ArgumentParser:
+    """The parser with only `command`'s module when that command is known, else (none, a typo)
+    with every module, so the usage lists them all."""
+    modules = [module for module, commands in COMMAND_MODULES.items() if command in commands] or list(COMMAND_MODULES)
     parser = argparse.ArgumentParser(prog="svyaz", description="Svyaz regional messenger node and tools")
     commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
-    stack_cli.register(commands)
-    federation_cli.register(commands)
-    node_cli.register(commands)
-    client_cli.register(commands)
-    chat_cli.register(commands)
-    shared_cli.register(commands)
-    safety_cli.register(commands)
-    secret_cli.register(commands)
-    audit_cli.register(commands)
-    lawful_cli.register(commands)
-    demo.register(commands)
-    bench_cli.register(commands)
-    tui_cli.register(commands)  # `svyaz chat`; Textual is imported only when the command runs
+    for module in modules:
+        importlib.import_module(module).register(commands)
     return parser
 
 
 def main(argv: Sequence[str] | None = None) -> int:
     # `svyaz ... | head` should end quietly, like any Unix tool, not with a BrokenPipeError.
     signal.signal(signal.SIGPIPE, signal.SIG_DFL)
-    parser = build_parser()
+    words = sys.argv[1:] if argv is None else argv
+    parser = build_parser(next((word for word in words if not word.startswith("-")), None))
     args = parser.parse_args(argv)
     try:
         return int(args.handler(args) or 0)
