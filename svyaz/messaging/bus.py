@@ -265,6 +265,10 @@ async def open_event_stream(bootstrap_servers: str, topics: str | list[str], *, 
         "auto.offset.reset": "earliest",
         "enable.auto.commit": committed, "enable.auto.offset.store": False,
         "auto.commit.interval.ms": 200,
+        # A restarted broker's group coordinator waits this long for the members it knew before
+        # handing their partitions out again: 45 s by default, during which nothing is consumed.
+        # Heartbeats come from librdkafka's own thread every 3 s, so 10 s loses no live member.
+        "session.timeout.ms": 10_000,
         "logger": logger, "log_level": _LIBRDKAFKA_LOG_LEVEL,
         **(settings or {}),
     })
