@@ -5,8 +5,15 @@ the state dir), shows each node's readiness and a WebSocket round trip, has a Ru
 and a Kazakh user talk (a private chat across a border and a group of the three) and shows where
 each conversation is stored, registers and signs in two accounts, shows a forbidden
 call and verifies the audit log, runs a private chat, a channel and a group, then a secret chat
-between two devices (what the node stores, what the other device opens, the safety number), and
-stops the nodes (or keeps them with --keep-running).
+between two devices (what the node stores, what the other device opens, the safety number), walks
+a lawful-access request through its four-eyes workflow to a signed export that plain openssl
+verifies, and stops the nodes (or keeps them with --keep-running).
+
+The lawful-access step needs an admin of the region to grant the roles. The demo makes its own on
+the first run the way an operator makes a region's first admin (an account with 2FA, then
+`svyaz node bootstrap-admin`), and keeps its password and TOTP secret in
+`<state dir>/<region>/demo-admin.json` (0600; a development stack's throwaway account) to sign in
+with on later runs. If the region already has another admin, the step says so and is skipped.
 """
 
 from __future__ import annotations
@@ -14,6 +21,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import secrets
 import signal
 import subprocess
 import sys
@@ -33,13 +41,19 @@ from svyaz.client.connection import RemoteError, open_node_client
 from svyaz.client.messaging import Messenger
 from svyaz.client.secret import SecretChats, policy_in
 from svyaz.client.secret_vault import SecretVault
+from svyaz.compliance.lawful.export_key import key_dir
+from svyaz.compliance.lawful.shelf import EXPORTS_DIR
+from svyaz.compliance.lawful.workflow_cli import document_hash
 from svyaz.errors import SvyazError
 from svyaz.federation.keyfile import PUBLIC_KEY_FILE, load_or_generate_federation_key
+from svyaz.identity.totp import code_at, time_step
+from svyaz.rbac.roles import ADMIN, AUTHORITY, SECURITY_OFFICER
 from svyaz.regions import PORTS, default_state_dir
 from svyaz.stack.manager import Stack
 from svyaz.stack.topology import mongo_url, parse_regions
 
 NODE_READY_TIMEOUT_S = 60.0
+DEMO_ADMIN_FILE = "demo-admin.json"
 
 
 def register(commands: argparse._SubParsersAction) -> None:
@@ -86,6 +100,9 @@ def run_demo(args: argparse.Namespace) -> int:
 
         _title(f"7. A secret chat on the {regions[0]} node: end-to-end with GOST (VKO, Kuznyechik AEAD)")
         trio.run(_show_secret_chat, regions[0])
+
+        _title(f"8. Lawful access on the {regions[0]} node: four eyes, a signed export, checked with openssl")
+        trio.run(_show_lawful_access, regions[0], state_dir)
 
         print()
         if args.keep_running:
@@ -309,6 +326,159 @@ async def _next_event(client, kind: str, chat: str | None = None, *, actor: str 
                     and actor in (None, frame.get("actor"))):
                 return frame
     raise SvyazError(f"the connection closed before a {kind} event arrived")
+
+
+async def _show_lawful_access(region: str, state_dir: Path) -> None:
+    url = f"ws://127.0.0.1:{PORTS[region].gateway}/"
+    admin = await _demo_admin(url, region, state_dir)
+    if admin is None:
+        return
+    suffix = uuid.uuid4().hex[:6]
+    password = "demo court archive " + suffix
+    subject, friend = f"@ivan_{suffix}:{region}", f"@petr_{suffix}:{region}"
+    since = time.time()
+    async with open_node_client(url, access_token=(await _sign_up(url, subject, password))["access_token"]) as ivan:
+        await _sign_up(url, friend, password)
+        await ivan.call("message.send", to=friend, text="Встречаемся в 19:00 у фонтана", client_id=uuid.uuid4().hex)
+    until = time.time() + 1
+    fsb, anna, oleg = f"@fsb_{suffix}:{region}", f"@anna_so_{suffix}:{region}", f"@oleg_so_{suffix}:{region}"
+    codes = {account: await _sign_up_with_2fa(url, account, password) for account in (fsb, anna, oleg)}
+    async with open_node_client(url, access_token=admin["access_token"]) as operator:
+        for account, role in ((fsb, AUTHORITY), (anna, SECURITY_OFFICER), (oleg, SECURITY_OFFICER)):
+            await operator.call("role.grant", account=account, role=role)
+    print(f"   {admin['account']} (admin) granted {AUTHORITY} to {fsb}, {SECURITY_OFFICER} to {anna} and {oleg}; "
+          "each has TOTP on and signs in with a second factor")
+
+    with tempfile.TemporaryDirectory(prefix="svyaz-demo-lawful-") as scratch:
+        work = Path(scratch)
+        (work / "order.pdf").write_bytes(f"Court order 2-{suffix}/2026 about {subject}".encode())
+        basis = {"kind": "court_order", "number": f"2-{suffix}/2026", "date": time.strftime("%Y-%m-%d", time.gmtime()),
+                 "issuer": "Tverskoy District Court of Moscow", "document_hash": document_hash(work / "order.pdf")}
+        async with AsyncExitStack() as stack:
+            authority, first, second = [await stack.enter_async_context(open_node_client(url, access_token=(
+                await _login_with_code(url, account, password, codes[account].pop()))["access_token"]))
+                for account in (fsb, anna, oleg)]
+            request = await authority.call("lawful.request.submit", subject=subject, categories=["metadata", "content"],
+                                           since=since, until=until, deadline=time.time() + 30 * 86_400, basis=basis)
+            request_id = request["id"]
+            print(f"   {fsb} submitted {request_id} about {subject}: metadata, content, under a court order")
+            await first.call("lawful.request.review", id=request_id)
+            await first.call("lawful.request.approve", id=request_id)
+            try:
+                again = (await first.call("lawful.request.approve", id=request_id))["state"]
+            except RemoteError as err:
+                again = err.code
+            approved = await second.call("lawful.request.approve", id=request_id)
+            print(f"   {anna} approved; {anna} again: {again}; {oleg} approved: {approved['state']}")
+            exported = await first.call("lawful.request.export", id=request_id)
+            print(f"   {anna} exported it: {', '.join(f['name'] for f in exported['files'])}, "
+                  f"signed with the node's export key {exported['export_key']}")
+
+            await _download_as(fsb, codes[fsb].pop(), password, url, request_id, region, work)
+            shelf = key_dir(state_dir / region) / EXPORTS_DIR / request_id
+            on_shelf = shelf.exists()
+            closed = await authority.call("lawful.request.close", id=request_id)
+            print(f"   {fsb} closed it: {closed['state']}; the node's copy of the bundle: "
+                  f"{'removed' if on_shelf and not shelf.exists() else 'STILL THERE'} ({shelf})")
+            shown = await first.call("lawful.request.show", id=request_id)
+    print(f"   its steps: submitted ({fsb}), " + ", ".join(f"{s['step']} ({s['actor']})" for s in shown["steps"]))
+    report = await _svyaz("lawful", "report", "--region", region)
+    print(f"   svyaz lawful report --region {region} (the transparency report, every request of the region):")
+    for line in report.stdout.splitlines():
+        print(f"      {line}")
+
+
+async def _download_as(authority: str, recovery_code: str, password: str, url: str, request_id: str, region: str,
+                       work: Path) -> None:
+    """What the authority does on its own machine: pin the node's export key (the operator hands it
+    over out of band), sign in, download and verify the bundle, then check it with plain openssl."""
+    pinned = work / f"{region}-export.pub.pem"
+    pinned.write_text((await _svyaz("lawful", "export-key", "--region", region)).stdout)
+    device = {**os.environ, "SVYAZ_CLIENT_DIR": str(work / "client"),
+              "SVYAZ_KEYRING_PASSPHRASE": "demo device " + request_id, "SVYAZ_KEYRING_KDF_ITERATIONS": "1000"}
+    await _svyaz("login", "--account", authority, "--node", url, "--recovery-code", recovery_code,
+                 "--password-stdin", stdin=password + "\n", env=device)
+    downloaded = await _svyaz("lawful", "download", request_id, "--out", str(work), "--key", str(pinned),
+                              "--as", authority, env=device)
+    print(f"   svyaz lawful download {request_id} --key {pinned.name} --as {authority}:")
+    for line in downloaded.stdout.splitlines()[1:3]:
+        print(f"      {line.strip()}")
+    command = ["openssl", "dgst", "-engine", "gost", "-md_gost12_256", "-verify", f"../{pinned.name}",
+               "-signature", "manifest.sig", "manifest.json"]
+    checked = await trio.run_process(command, cwd=work / request_id, capture_stdout=True, capture_stderr=True,
+                                     check=False)
+    print(f"   in {request_id}/: {' '.join(command)}")
+    print(f"      -> {checked.stdout.decode().strip() or checked.stderr.decode().strip()} "
+          f"(exit status {checked.returncode})")
+
+
+async def _demo_admin(url: str, region: str, state_dir: Path) -> dict | None:
+    """Tokens of the demo's admin of `region`, signed in with TOTP; made on the first run (see the
+    module's docstring). None, after saying why, if the region has an admin the demo did not make."""
+    saved_path = state_dir / region / DEMO_ADMIN_FILE
+    if saved_path.exists():
+        saved = json.loads(saved_path.read_text())
+        try:
+            return await _login_with_totp(url, saved["account"], saved["password"], saved["totp_secret"])
+        except RemoteError as err:
+            if err.code not in ("unknown_account", "bad_credentials"):
+                raise
+            saved_path.unlink()   # the stack's data was reset since: make a new admin
+    account, password = f"@demo_admin_{uuid.uuid4().hex[:6]}:{region}", "demo admin " + secrets.token_hex(8)
+    secret = await _sign_up_with_2fa(url, account, password, keep_secret=True)
+    granted = await _svyaz("node", "bootstrap-admin", "--region", region, "--account", account, check=False)
+    print(f"   operator: svyaz node bootstrap-admin --region {region} --account {account}")
+    print(f"      -> {((granted.stdout or granted.stderr).strip().splitlines() or ['(no output)'])[0]}")
+    if granted.returncode != 0:
+        print(f"   skipped: granting the roles needs an admin of {region}; this one was made outside the demo")
+        return None
+    saved_path.write_text(json.dumps({"account": account, "password": password, "totp_secret": secret}))
+    saved_path.chmod(0o600)
+    tokens = await _login_with_totp(url, account, password, secret)
+    async with open_node_client(url, access_token=tokens["access_token"]) as client:
+        with trio.fail_after(30):   # the node hears of the grant over Kafka
+            while ADMIN not in (await client.call("account.profile.read"))["roles"]:
+                await trio.sleep(0.2)
+    return tokens
+
+
+async def _sign_up_with_2fa(url: str, account: str, password: str, *, keep_secret: bool = False):
+    """A new account with TOTP confirmed (`svyaz 2fa enable`, `svyaz 2fa confirm`): its recovery
+    codes, or with `keep_secret` the TOTP secret (the demo's authenticator app)."""
+    tokens = await _sign_up(url, account, password)
+    async with open_node_client(url, access_token=tokens["access_token"]) as client:
+        secret = (await client.call("2fa.enable", password=password))["secret"]
+        confirmed = await client.call("2fa.confirm", password=password, code=code_at(secret, time_step(time.time())))
+    return secret if keep_secret else confirmed["recovery_codes"]
+
+
+async def _login_with_code(url: str, account: str, password: str, recovery_code: str) -> dict:
+    async with open_node_client(url) as anonymous:
+        return await anonymous.call("auth.login", account=account, password=password, recovery_code=recovery_code,
+                                    device="demo")
+
+
+async def _login_with_totp(url: str, account: str, password: str, secret: str) -> dict:
+    async with open_node_client(url) as anonymous:
+        while True:
+            try:
+                return await anonymous.call("auth.login", account=account, password=password, device="demo",
+                                            totp_code=code_at(secret, time_step(time.time())))
+            except RemoteError as err:
+                if err.code != "totp_replayed":   # this code was used already: wait for the next one
+                    raise
+            await trio.sleep(30 - time.time() % 30 + 0.5)
+
+
+async def _svyaz(*args: str, stdin: str = "", env: dict[str, str] | None = None,
+                 check: bool = True) -> subprocess.CompletedProcess:
+    """A `svyaz` command as its own process, as an operator or an authority runs it."""
+    result = await trio.run_process([sys.executable, "-m", "svyaz.cli", *args], stdin=stdin.encode(),
+                                    capture_stdout=True, capture_stderr=True, env=env, check=False)
+    done = subprocess.CompletedProcess(result.args, result.returncode, result.stdout.decode(), result.stderr.decode())
+    if check and done.returncode != 0:
+        raise SvyazError(f"svyaz {' '.join(args[:2])} failed: {done.stderr.strip()}")
+    return done
 
 
 def _show_audit_verify(region: str) -> None:

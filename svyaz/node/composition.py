@@ -19,6 +19,7 @@ from pymongo import MongoClient
 from pymongo.errors import PyMongoError
 
 from svyaz.compliance.audit.checkpoint import CheckpointPolicy
+from svyaz.compliance.lawful.export import LawfulExports
 from svyaz.errors import SvyazError
 from svyaz.compliance.audit.log import AuditLog, open_audit_log
 from svyaz.gost.signing import load_or_generate_keypair
@@ -65,6 +66,7 @@ class NodeApi:
     roles_loaded: trio.Event
     messaging: Messaging
     federation: Federation | None
+    lawful: LawfulExports      # for the node's lawful-access sweep
 
     async def run_role_watcher(self) -> None:
         """The watcher, marking the roles loaded once it has read them all (it may wait for Kafka)."""
@@ -129,6 +131,9 @@ async def open_node_api(config: NodeConfig, metrics: NodeMetrics | None = None) 
                 federation = None if outbox is None else build_federation(
                     config, client, limiter, outbox=outbox, asking=asking, messaging=messaging, audit=audit,
                     metrics=metrics)
+                lawful_exports = await LawfulExportHandlers.wired(
+                    config, client=client, limiter=limiter, audit=audit, guard=guard, messaging=messaging,
+                    identity_store=identity_store)
                 handlers = {
                     **IdentityHandlers(identity, audit, limiter=limiter, granted_roles=granted_roles).routes(),
                     **RoleHandlers(administration).routes(),
@@ -141,7 +146,7 @@ async def open_node_api(config: NodeConfig, metrics: NodeMetrics | None = None) 
                                         peers=asking.peers).routes(),
                     **OwnDataHandlers.wired(messaging=messaging, identity_store=identity_store, limiter=limiter, audit=audit).routes(),
                     **LawfulHandlers.wired(region=region, database=client[f"{store.database_prefix}_compliance"], limiter=limiter, audit=audit, guard=guard, account_exists=messaging.directory.exists).routes(),
-                    **(await LawfulExportHandlers.wired(config, client=client, limiter=limiter, audit=audit, guard=guard, messaging=messaging, identity_store=identity_store)).routes(),
+                    **lawful_exports.routes(),
                 }
                 yield NodeApi(
                     api=Api(region=region, guard=guard, handlers=handlers, self_checked=RoleHandlers.SELF_CHECKED),
@@ -155,6 +160,7 @@ async def open_node_api(config: NodeConfig, metrics: NodeMetrics | None = None) 
                     roles_loaded=roles_loaded,
                     messaging=messaging,
                     federation=federation,
+                    lawful=lawful_exports.exports,
                 )
 
 

@@ -292,6 +292,15 @@ class RetentionConfig:
 
 
 @dataclass(frozen=True)
+class LawfulConfig:
+    """`[lawful]`: the node's sweep of lawful-access requests (docs/compliance.md)."""
+
+    # How often each process stores the expiry of overdue requests and takes the bundles of closed
+    # or expired ones off the shelf (a read or a step expires an overdue request at once anyway).
+    expiry_sweep_interval_s: float = _setting(_seconds, default=300.0)
+
+
+@dataclass(frozen=True)
 class LogConfig:
     level: str = _setting(_LOG_LEVEL)
     format: str = _setting(_LOG_FORMAT)
@@ -313,6 +322,7 @@ class NodeConfig:
     messaging: MessagingConfig
     federation: FederationConfig = field(default_factory=FederationConfig)
     retention: RetentionConfig = field(default_factory=RetentionConfig)
+    lawful: LawfulConfig = field(default_factory=LawfulConfig)
 
     @property
     def data_path(self) -> Path:
@@ -333,6 +343,7 @@ SECTIONS: dict[str, type] = {
     "messaging": MessagingConfig,
     "federation": FederationConfig,
     "retention": RetentionConfig,
+    "lawful": LawfulConfig,
 }
 
 
@@ -396,6 +407,7 @@ def default_settings(region: str) -> dict[str, dict[str, object]]:
         "federation": {"enabled": False, "key_dir": "", "peers": {}, "max_ahead": MAX_AHEAD,
                        "send_timeout_s": 5.0, "answer_wait_s": 10.0},
         "retention": {"enabled": True, "purge_interval_s": 86_400.0},
+        "lawful": {"expiry_sweep_interval_s": 300.0},
     }
 
 

@@ -1,5 +1,6 @@
 """The node's service tree: GOST check, dependency probes, health monitor, HTTP side port, the API
-(identity, RBAC, audit, messaging; see `composition`), the messaging feeds and the gateway.
+(identity, RBAC, audit, messaging; see `composition`), the retention purge and the lawful-access
+sweep, the messaging feeds and the gateway.
 
 `run` owns the one nursery they all live in. It reports the bound ports through `task_status`
 once everything listens, then waits for SIGINT or SIGTERM and shuts down gracefully: the gateway
@@ -13,6 +14,7 @@ import logging
 import signal
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
+from functools import partial
 
 import trio
 from prometheus_client import CollectorRegistry
@@ -26,6 +28,7 @@ from svyaz.node.federation.watch import watch_federation
 from svyaz.node.gateway import Gateway
 from svyaz.node.health import HealthMonitor
 from svyaz.node.http import HttpSidePort, SideRoutes
+from svyaz.node.lawful_sweep import serve_lawful_sweep
 from svyaz.node.messaging import FeedProbe
 from svyaz.node.metrics import create_metrics
 from svyaz.node.retention import serve_retention
@@ -91,6 +94,8 @@ async def _serve(
             nursery.start_soon(node_api.run_role_watcher)
             nursery.start_soon(keep_identity_indexes, node_api.identity_store)
             await nursery.start(serve_retention, config, node_api.audit)  # retention.toml checked first
+            await nursery.start(partial(serve_lawful_sweep, node_api.lawful,
+                                        interval_s=config.lawful.expiry_sweep_interval_s))
             nursery.start_soon(node_api.messaging.run)
             if node_api.federation is not None:
                 nursery.start_soon(node_api.federation.run)

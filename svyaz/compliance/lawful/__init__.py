@@ -13,8 +13,10 @@ workflow, scoped and signed exports, retention with legal hold, the transparency
              (GOST R 34.10-2012, what `openssl dgst -md_gost12_256 -verify` checks), verification
   encryption a bundle encrypted to an authority's key (VKO + the project's AEAD, in segments)
   export_key the node's export key in `<node.data_dir>/lawful/`
-  export     the `LawfulExports` use cases (export an approved request, the authority's download)
-             over the workflow, the holdings and the shelf; no trio, no driver
+  export     the `LawfulExports` use cases (export an approved request, the authority's download,
+             the close that removes the bundle, the node's sweep: overdue requests expired, bundles
+             of closed or expired ones removed) over the workflow, the holdings and the shelf; no
+             trio, no driver
   shelf      FileShelf: bundles in `<node.data_dir>/lawful/exports/` (files in trio threads)
   export_cli `svyaz lawful export|download|verify|export-key`
   retention  policies/retention.toml parsed, the purge rule, legal hold and the walk of one chat

@@ -14,12 +14,26 @@
     LawfulExports.chunk(actor, request_id, name, offset, call_id=)
         up to CHUNK_BYTES of one file from `offset`, for the authority that submitted the request,
         while the request is exported or delivered.
+    LawfulExports.close(actor, request_id, call_id=)
+        the workflow's `close` step (delivered -> closed), then the bundle leaves the shelf.
+    LawfulExports.sweep(call_id=)
+        the node's periodic pass: the workflow stores the expiry of every overdue request, then
+        every bundle whose request is neither exported nor delivered any more (closed, expired,
+        however it got there) leaves the shelf, with what crashed exports and removals left.
+
+A bundle is evidence handed to an authority, not the node's to keep: it stays on the shelf only
+while its request is exported or delivered (ON_SHELF). `close` removes it at once; the sweep is
+what makes that hold whatever happened in between (a lazy expiry on a read, a node stopped between
+a close and its removal), because it decides from the requests' stored states, not from events.
+A bundle whose request this node's store does not know is kept and reported: a wrong
+`store.database_prefix` must not destroy evidence.
 
 The workflow (`svyaz.compliance.lawful.workflow.LawfulRequests`) decides and audits its steps;
 these use cases add one audit entry of their own per export (the manifest's Streebog-256, the
-file count, the recipient key, how many escrowed messages were opened) and one per refusal they
-decide themselves. No trio, no driver: the ports are `RequestSteps` (the workflow), `SubjectHoldings`
-(collect) and `BundleShelf` (svyaz.compliance.lawful.shelf.FileShelf).
+file count, the recipient key, how many escrowed messages were opened), one per bundle removed
+(`detail.step` "bundle_removed", by the closing caller or by `node:<region>` in the sweep) and one
+per refusal they decide themselves. No trio, no driver: the ports are `RequestSteps` (the
+workflow), `SubjectHoldings` (collect) and `BundleShelf` (svyaz.compliance.lawful.shelf.FileShelf).
 """
 
 from __future__ import annotations
@@ -40,7 +54,7 @@ from svyaz.compliance.lawful.collect import (
 )
 from svyaz.compliance.lawful.errors import ForbiddenTransition, LawfulError, UnknownRequest
 from svyaz.compliance.lawful.model import APPROVED, DELIVERED, EXPORTED, LawfulRequest
-from svyaz.compliance.lawful.workflow import Actor
+from svyaz.compliance.lawful.workflow import Actor, node_actor
 from svyaz.gost.errors import CryptoError
 from svyaz.gost.keys import PublicKey
 from svyaz.gost.libcrypto import OpenSslError
@@ -48,6 +62,10 @@ from svyaz.rbac.roles import AUTHORITY
 
 EXPORT_ACTION = "lawful.request.export"
 DOWNLOAD_ACTION = "lawful.request.download"
+CLOSE_ACTION = "lawful.request.close"
+SWEEP_ACTION = "lawful.request.sweep"    # the node's own pass; no API action
+# The states in which a request's bundle stays on the shelf.
+ON_SHELF = frozenset({EXPORTED, DELIVERED})
 # A download chunk: its base64 (4/3 larger) and the JSON around it stay under the gateway's
 # 64 KiB frame limit (gateway.max_frame_bytes), which clients apply to what they receive too.
 CHUNK_BYTES = 32 * 1024
@@ -75,6 +93,10 @@ class RequestSteps(Protocol):
 
     async def deliver(self, actor: Actor, request_id: str, *, call_id: str, action: str = ...) -> LawfulRequest: ...
 
+    async def close(self, actor: Actor, request_id: str, *, call_id: str, action: str = ...) -> LawfulRequest: ...
+
+    async def expire_overdue(self, now: float | None = None) -> list[str]: ...
+
 
 class BundleShelf(Protocol):
     @property
@@ -94,6 +116,15 @@ class BundleShelf(Protocol):
 
     async def read(self, request_id: str, name: str, offset: int, length: int) -> bytes: ...
 
+    async def held(self) -> list[str]:
+        """The request ids with a bundle on the shelf."""
+
+    async def remove(self, request_id: str) -> bool:
+        """Take the request's bundle off the shelf; False if there was none (or another took it)."""
+
+    async def clear_leftovers(self) -> None:
+        """Remove what crashed exports and removals left."""
+
 
 @dataclass(frozen=True)
 class Exported:
@@ -111,6 +142,16 @@ class Listing:
     files: list[FileEntry]
     encrypted: bool
     export_key: str
+
+
+@dataclass(frozen=True)
+class Swept:
+    """What one sweep did: requests expired and bundles removed (request ids), and bundles kept
+    because this node's store does not know their request."""
+
+    expired: list[str]
+    removed: list[str]
+    unknown: list[str]
 
 
 @dataclass(frozen=True)
@@ -204,6 +245,35 @@ class LawfulExports:
             raise NotExported(f"{name} has {sizes[name]} bytes; offset {offset} is outside it")
         data = await self._shelf.read(request.id, name, offset, CHUNK_BYTES)
         return Chunk(name, offset, data, sizes[name])
+
+    async def close(self, actor: Actor, request_id: str, *, call_id: str) -> LawfulRequest:
+        """delivered -> closed, then the bundle leaves the shelf (if the node stops in between,
+        the next sweep removes it)."""
+        closed = await self._requests.close(actor, request_id, call_id=call_id, action=CLOSE_ACTION)
+        await self._take_off_shelf(actor, closed, call_id=call_id, action=CLOSE_ACTION)
+        return closed
+
+    async def sweep(self, *, call_id: str) -> Swept:
+        expired = await self._requests.expire_overdue()
+        await self._shelf.clear_leftovers()
+        removed, unknown = [], []
+        for request_id in await self._shelf.held():
+            request = await self._requests.find(request_id)   # an overdue one is expired on the way
+            if request is None or request.region != self._region:
+                unknown.append(request_id)
+            elif request.state not in ON_SHELF and await self._take_off_shelf(
+                    node_actor(self._region), request, call_id=call_id, action=SWEEP_ACTION):
+                removed.append(request_id)
+        return Swept(expired, removed, unknown)
+
+    async def _take_off_shelf(self, actor: Actor, request: LawfulRequest, *, call_id: str, action: str) -> bool:
+        # Removed first, audited after: if the audit log is down, the data is gone all the same
+        # (AuditUnavailable tells the caller the entry is missing).
+        if not await self._shelf.remove(request.id):
+            return False
+        await self._record(actor, action, request.id, "success", call_id=call_id, step="bundle_removed",
+                           state=request.state)
+        return True
 
     async def _downloadable(self, actor: Actor, request_id: str, *, call_id: str) -> LawfulRequest:
         request = await self._requests.find(request_id)

@@ -7,7 +7,14 @@
                                 handed out
     exports/.partial-<hex>/     a bundle being written; moved into place once the export step is
                                 stored, removed if the step is refused (or, if the export was
-                                cancelled half-way, by the next export an hour later)
+                                cancelled half-way, by the next export or sweep an hour later)
+    exports/.removing-<hex>/    a bundle being removed (`remove`): renamed out of the way first, so
+                                a download never sees half of it and only one process removes it;
+                                what a crash left is removed by the next `clear_leftovers`
+
+Bundles leave the shelf when their request is closed or expired
+(`svyaz.compliance.lawful.export.LawfulExports.close` and `.sweep`); the shelf itself knows
+nothing of requests' states.
 
 Every file operation runs in a worker thread (`trio.to_thread.run_sync` with the node's limiter).
 The shelf is a directory of one machine: the processes serving `lawful.request.export` and
@@ -45,6 +52,7 @@ from svyaz.gost.keys import PrivateKey, PublicKey
 
 EXPORTS_DIR = "exports"
 _PARTIAL = ".partial-"
+_REMOVING = ".removing-"
 PARTIAL_MAX_AGE_S = 3600.0
 T = TypeVar("T")
 
@@ -101,7 +109,8 @@ class FileShelf:
         return Produced(request.id, partial, bundle, encrypted, entry)
 
     def _sweep_partials(self) -> None:
-        # What an export cancelled or killed half-way left behind (its step was never taken).
+        # What an export cancelled or killed half-way left behind (its step was never taken). A
+        # younger one may be an export still being written by another process.
         cutoff = time.time() - PARTIAL_MAX_AGE_S
         for stale in self._root.glob(f"{_PARTIAL}*"):
             try:
@@ -109,6 +118,67 @@ class FileShelf:
                     shutil.rmtree(stale, ignore_errors=True)
             except FileNotFoundError:
                 pass
+
+    async def held(self) -> list[str]:
+        """The request ids that have a bundle on the shelf (plain, encrypted or both), sorted."""
+        return await self._run(self._held)
+
+    def _held(self) -> list[str]:
+        if not self._root.is_dir():
+            return []
+        held = set()
+        try:
+            entries = list(self._root.iterdir())
+        except OSError as err:
+            raise BundleError(f"cannot list the shelf {self._root} ({err.strerror or err})") from err
+        for path in entries:
+            if path.is_file() and not path.name.endswith(SUFFIX):
+                continue
+            name = path.name.removesuffix(SUFFIX) if path.is_file() else path.name
+            try:
+                held.add(check_bundle_id(name))
+            except BundleError:
+                pass   # a partial or a removal in progress, or something that is not ours
+        return sorted(held)
+
+    async def remove(self, request_id: str) -> bool:
+        """Take the request's bundle (directory and encrypted file) off the shelf; False if there
+        was none, or another process removed it first."""
+        return await self._run(self._remove, request_id)
+
+    def _remove(self, request_id: str) -> bool:
+        bundle_id = check_bundle_id(request_id)
+        removed = False
+        for path in (self._root / f"{bundle_id}{SUFFIX}", self._root / bundle_id):
+            doomed = self._root / f"{_REMOVING}{secrets.token_hex(8)}"
+            try:
+                os.rename(path, doomed)   # atomic: of two processes removing it, one renames it
+            except FileNotFoundError:
+                continue
+            except OSError as err:
+                raise BundleError(f"cannot remove the bundle of {bundle_id} ({err.strerror or err})") from err
+            removed = True
+            # Renamed, it is no longer served; if this is cut short, clear_leftovers finishes it.
+            if doomed.is_dir():
+                shutil.rmtree(doomed, ignore_errors=True)
+            else:
+                doomed.unlink(missing_ok=True)
+        return removed
+
+    async def clear_leftovers(self) -> None:
+        """Remove what a crash left: removals cut short, and partial bundles older than
+        PARTIAL_MAX_AGE_S."""
+        await self._run(self._clear_leftovers)
+
+    def _clear_leftovers(self) -> None:
+        if not self._root.is_dir():
+            return
+        self._sweep_partials()
+        for leftover in self._root.glob(f"{_REMOVING}*"):
+            if leftover.is_dir():
+                shutil.rmtree(leftover, ignore_errors=True)
+            else:
+                leftover.unlink(missing_ok=True)
 
     async def publish(self, produced: Produced) -> None:
         await self._run(self._publish, produced)

@@ -1,5 +1,6 @@
 """lawful.request.*: the lawful-access request workflow through the API (docs/compliance.md, "The
-request workflow"; the use cases are `svyaz.compliance.lawful.workflow.LawfulRequests`).
+request workflow"; the use cases are `svyaz.compliance.lawful.workflow.LawfulRequests`). `close`,
+`export` and `download` are in `lawful_export`: they move the bundle too.
 
 The guard has allowed the action (and, all of them being privileged, written its `allowed` entry,
 in a second-factor session only: authorities and officers are in ROLES_REQUIRING_2FA) before a
@@ -59,7 +60,6 @@ class LawfulHandlers:
             "lawful.request.review": self.review,
             "lawful.request.approve": self.approve,
             "lawful.request.reject": self.reject,
-            "lawful.request.close": self.close,
         }
 
     def _actor(self, call: Call) -> Actor:
@@ -105,10 +105,6 @@ class LawfulHandlers:
         request = await self._requests.reject(actor, text(args, "id", limit=ID_LIMIT), reason[:4096],
                                               call_id=call.request_id)
         return request_data(request, actor)
-
-    async def close(self, call: Call) -> dict[str, Any]:
-        actor = self._actor(call)
-        return request_data(await self._requests.close(actor, _id(call), call_id=call.request_id), actor)
 
 
 def request_data(request: LawfulRequest, actor: Actor) -> dict[str, Any]:

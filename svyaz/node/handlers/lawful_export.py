@@ -1,11 +1,12 @@
-"""lawful.request.export and lawful.request.download: the signed export of an approved request and
-its download by the authority (docs/compliance.md, "Exports and how to verify them"; the use
-cases are `svyaz.compliance.lawful.export.LawfulExports`).
+"""lawful.request.export, lawful.request.download and lawful.request.close: the signed export of an
+approved request, its download by the authority, and the close that takes it off the node's shelf
+(docs/compliance.md, "Exports and how to verify them"; the use cases are
+`svyaz.compliance.lawful.export.LawfulExports`).
 
-The guard has allowed the action (both are privileged: its `allowed` entry is written, in a
+The guard has allowed the action (all are privileged: its `allowed` entry is written, in a
 second-factor session only) before a handler runs: `export` is a security officer's, `download`
-an authority's. The use cases decide the rest (an approved request; the authority's own request)
-and the workflow audits the steps they take.
+an authority's, `close` either's. The use cases decide the rest (an approved request; the
+authority's own request; a delivered one to close) and the workflow audits the steps they take.
 
     lawful.request.export    {id, recipient_key?: PEM, escrow_shares?: [share, ...]}
         -> {id, state, manifest_streebog256, export_key, files: [{name, size, streebog256, records}],
@@ -15,6 +16,8 @@ and the workflow audits the steps they take.
            (the first call of a download takes the `deliver` step)
     lawful.request.download  {id, file, offset}
         -> {id, file, offset, size, data: base64 of up to chunk_bytes bytes, eof}
+    lawful.request.close     {id}
+        -> the request as `lawful.request.show` shows it (state `closed`); its bundle is gone
 """
 
 from __future__ import annotations
@@ -35,6 +38,7 @@ from svyaz.compliance.lawful.workflow import Actor
 from svyaz.node.api import Call, Handler
 from svyaz.node.errors import InvalidField
 from svyaz.node.handlers.args import me, only, optional_position, optional_text, text
+from svyaz.node.handlers.lawful import request_data
 from svyaz.node.lawful_holdings import NodeHoldings
 from svyaz.node.secret_policy import load_secret_policy
 from svyaz.rbac.guard import Guard
@@ -76,8 +80,14 @@ class LawfulExportHandlers:
                                 escrow_key_id=escrow_key_id)
         return cls(exports, guard)
 
+    @property
+    def exports(self) -> LawfulExports:
+        """The use cases, for the node's sweep (`svyaz.node.lawful_sweep`)."""
+        return self._exports
+
     def routes(self) -> dict[str, Handler]:
-        return {"lawful.request.export": self.export, "lawful.request.download": self.download}
+        return {"lawful.request.export": self.export, "lawful.request.download": self.download,
+                "lawful.request.close": self.close}
 
     def _actor(self, call: Call) -> Actor:
         role = self._guard.role_for(call.caller.principal, call.action, call.region)
@@ -111,6 +121,11 @@ class LawfulExportHandlers:
         chunk = await self._exports.chunk(actor, request_id, name, offset, call_id=call.request_id)
         return {"id": request_id, "file": chunk.name, "offset": chunk.offset, "size": chunk.size,
                 "data": base64.b64encode(chunk.data).decode("ascii"), "eof": chunk.eof}
+
+    async def close(self, call: Call) -> dict[str, Any]:
+        actor = self._actor(call)
+        request_id = text(only(call, "id"), "id", limit=ID_LIMIT)
+        return request_data(await self._exports.close(actor, request_id, call_id=call.request_id), actor)
 
 
 def export_data(exported: Exported) -> dict[str, Any]:

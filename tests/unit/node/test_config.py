@@ -60,6 +60,12 @@ def test_defaults_are_sane_for_a_development_machine():
     assert config.kafka.timeout_s < config.health.probe_timeout_s
 
 
+def test_the_lawful_sweep_runs_every_five_minutes_unless_told_otherwise(tmp_path):
+    assert load().lawful.expiry_sweep_interval_s == 300.0
+    path = write_toml(tmp_path, "[lawful]\nexpiry_sweep_interval_s = 60\n")
+    assert load(path=path).lawful.expiry_sweep_interval_s == 60.0
+
+
 def test_config_sections_are_frozen():
     config = load()
     with pytest.raises(dataclasses.FrozenInstanceError):
@@ -224,6 +230,11 @@ def test_string_setting_rejects_a_number(tmp_path):
         ("SVYAZ_STORE__URL", "postgres://x/", "store.url: expected a mongodb:// or mongodb+srv:// URL"),
         ("SVYAZ_NODE__ID", "ru node", "node.id: expected 1-64 letters"),
         ("SVYAZ_GATEWAY__HOST", "", "gateway.host: expected a host name or IP address"),
+        (
+            "SVYAZ_LAWFUL__EXPIRY_SWEEP_INTERVAL_S",
+            "0",
+            "lawful.expiry_sweep_interval_s: expected a positive number of seconds",
+        ),
     ],
 )
 def test_each_bad_value_names_its_key(variable, value, expected):

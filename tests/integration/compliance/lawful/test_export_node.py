@@ -2,6 +2,12 @@
 guard, the audit log) and the `svyaz lawful` CLI, checked with plain `openssl` and the GOST engine
 the way docs/compliance.md tells an authority to.
 
+The first test is issue 6's "Done means" walked whole: the authority submits, officer A approves,
+A approving again changes nothing, officer B approves, A exports, the authority downloads, plain
+openssl accepts the manifest's signature, one changed byte fails verification, the authority
+closes the request and the bundle leaves the node's shelf; the audit chain verifies and holds every
+step in order.
+
 Real data goes in through the API: a private chat, a group (with a message before the time range
 and one after it) and a secret chat between two devices. The request asks for metadata and
 content only; two officers approve it through the workflow's API actions.
@@ -20,7 +26,7 @@ from pathlib import Path
 import pytest
 import trio
 
-from svyaz.client.connection import open_node_client
+from svyaz.client.connection import RemoteError, open_node_client
 from svyaz.compliance.lawful.collect import SEALED_NOTICE
 from svyaz.e2e import escrow
 from svyaz.gost.keys import Curve, PrivateKey
@@ -29,7 +35,7 @@ from svyaz.node.service import run
 from svyaz.rbac.roles import AUTHORITY, SECURITY_OFFICER
 from tests.integration.access.conftest import RunningNode, node, node_config, until_serving  # noqa: F401
 from tests.integration.access.test_attack_script import PASSWORD, audit_entries, call_as, register_and_login
-from tests.integration.compliance.lawful.test_workflow_node import BASIS, staff, svyaz
+from tests.integration.compliance.lawful.test_workflow_node import BASIS, audit_verified, staff, svyaz
 from tests.integration.messaging.test_secret_chats import secret_chats
 
 pytestmark = pytest.mark.usefixtures("stack")
@@ -64,14 +70,26 @@ def openssl(script: str, cwd: Path, **env: str) -> subprocess.CompletedProcess[s
 
 
 async def approved_request(node, people, subject: str, categories: list[str], since: float, until: float) -> str:
+    """Submitted by @fsb_msk:ru, approved by @alice_so:ru (twice: the second is refused and changes
+    nothing) and @boris_so:ru."""
     authority, alice, boris = (people[a].tokens for a in ("@fsb_msk:ru", "@alice_so:ru", "@boris_so:ru"))
     request = await call_as(node, authority, "lawful.request.submit", subject=subject, categories=categories,
                             since=since, until=until, deadline=time.time() + 30 * DAY, basis=BASIS)
     await call_as(node, alice, "lawful.request.review", id=request["id"])
     await call_as(node, alice, "lawful.request.approve", id=request["id"])
+    with pytest.raises(RemoteError) as again:
+        await call_as(node, alice, "lawful.request.approve", id=request["id"])
+    unchanged = await call_as(node, boris, "lawful.request.show", id=request["id"])
     approved = await call_as(node, boris, "lawful.request.approve", id=request["id"])
-    assert approved["state"] == "approved"
+    assert again.value.code == "already_approved"
+    assert (unchanged["state"], unchanged["approved_by"]) == ("in_review", ["@alice_so:ru"])
+    assert (approved["state"], approved["approved_by"]) == ("approved", ["@alice_so:ru", "@boris_so:ru"])
     return request["id"]
+
+
+def shelf(node) -> Path:
+    """Where the node keeps bundles until their request is closed or expires."""
+    return node.config.data_path / "lawful" / "exports"
 
 
 async def cli_sign_in(node, tmp_path, people) -> None:
@@ -80,7 +98,7 @@ async def cli_sign_in(node, tmp_path, people) -> None:
                     person.recovery_codes[0], "--password-stdin", stdin=PASSWORD + "\n")
 
 
-async def test_an_approved_request_is_exported_signed_delivered_and_checks_with_plain_openssl(node, tmp_path):
+async def test_a_request_from_submission_to_close_exported_signed_checked_with_openssl_and_audited(node, tmp_path):
     ivan, petr = await register_and_login(node, "@ivan:ru"), await register_and_login(node, "@petr:ru")
     olga = await register_and_login(node, "@olga:ru")
     people = await staff(node, ("@fsb_msk:ru", AUTHORITY), ("@alice_so:ru", SECURITY_OFFICER),
@@ -127,6 +145,7 @@ async def test_an_approved_request_is_exported_signed_delivered_and_checks_with_
     assert exported["state"] == "exported" and downloaded["verification"]["ok"]
     assert downloaded["verification"]["key_source"] == "pinned"
     assert shown["state"] == "delivered"
+    assert [path.name for path in shelf(node).iterdir()] == [request_id]   # the node's copy, until the close
     assert sorted(path.name for path in bundle.iterdir()) == [
         "content.jsonl", "manifest.json", "manifest.sig", "metadata.jsonl", "node-export.pub.pem"]  # no sessions
 
@@ -179,14 +198,31 @@ async def test_an_approved_request_is_exported_signed_delivered_and_checks_with_
                          bundle)
     assert recomputed.stdout.strip() != next(e["streebog256"] for e in manifest["files"] if e["name"] == "content.jsonl")
 
-    # The audit log holds the export (with the manifest's hash) and the delivery.
-    steps = [(e["actor"], e["action"], e["outcome"], e["detail"].get("step"))
-             for e in audit_entries(node, target=request_id) if e["outcome"] != "allowed"]
-    assert ("@alice_so:ru", "lawful.request.export", "success", "export") in steps
-    assert ("@fsb_msk:ru", "lawful.request.download", "success", "deliver") in steps
+    # The authority closes the request: the node's copy of the bundle goes with it.
+    closed = json.loads((await svyaz(tmp_path, "lawful", "close", request_id, "--as", "@fsb_msk:ru",
+                                     "--json")).stdout)
+    assert closed["state"] == "closed"
+    assert list(shelf(node).iterdir()) == []
+
+    # The audit log holds every step in order, refusal included; the chain verifies.
+    steps = [(e["actor"], e["action"], e["outcome"], e["detail"]["step"], e["detail"].get("reason"))
+             for e in audit_entries(node, target=request_id) if "step" in e["detail"] and e["outcome"] != "allowed"]
+    assert steps == [
+        ("@fsb_msk:ru", "lawful.request.submit", "success", "submit", None),
+        ("@alice_so:ru", "lawful.request.review", "success", "review", None),
+        ("@alice_so:ru", "lawful.request.approve", "success", "approve", None),
+        ("@alice_so:ru", "lawful.request.approve", "denied", "approve", "already_approved"),
+        ("@boris_so:ru", "lawful.request.approve", "success", "approve", None),
+        ("@alice_so:ru", "lawful.request.export", "success", "export", None),
+        ("@alice_so:ru", "lawful.request.export", "success", "bundle", None),
+        ("@fsb_msk:ru", "lawful.request.download", "success", "deliver", None),
+        ("@fsb_msk:ru", "lawful.request.close", "success", "close", None),
+        ("@fsb_msk:ru", "lawful.request.close", "success", "bundle_removed", None),
+    ]
     [bundle_entry] = audit_entries(node, target=request_id, **{"detail.step": "bundle"})
     assert bundle_entry["detail"]["manifest_streebog256"] == exported["manifest_streebog256"]
     assert "Встречаемся" not in json.dumps(audit_entries(node), default=str, ensure_ascii=False)
+    await audit_verified(node, tmp_path)
 
 
 async def test_refusals_an_unapproved_export_another_authoritys_download_and_a_second_export(node, tmp_path):
@@ -199,8 +235,6 @@ async def test_refusals_an_unapproved_export_another_authoritys_download_and_a_s
     request_id = await approved_request(node, people, "@ivan:ru", ["sessions"], time.time() - DAY, time.time())
 
     async def refused(tokens, action, **args) -> str:
-        from svyaz.client.connection import RemoteError
-
         with pytest.raises(RemoteError) as error:
             await call_as(node, tokens, action, **args)
         return error.value.code
@@ -251,8 +285,6 @@ async def test_under_an_escrow_policy_the_approving_officers_shares_open_secret_
     alice = people["@alice_so:ru"].tokens
 
     async def refused(**args) -> str:
-        from svyaz.client.connection import RemoteError
-
         with pytest.raises(RemoteError) as error:
             await call_as(escrow_node, alice, "lawful.request.export", id=request_id, **args)
         return error.value.code

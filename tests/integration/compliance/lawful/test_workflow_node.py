@@ -175,11 +175,18 @@ async def test_submit_review_and_two_approvals_from_the_cli_audited_step_by_step
     assert allowed.count("lawful.request.approve") == 3 and allowed.count("lawful.request.submit") == 1
     everything = json.dumps(audit_entries(node), default=str)
     assert BASIS["number"] not in everything and submitted["basis"]["document_hash"] not in everything
+    report = await audit_verified(node, tmp_path)
+    assert report["entries"] >= len(steps) + len(allowed)
+
+
+async def audit_verified(node, tmp_path) -> dict:
+    """`svyaz audit verify` over the node's audit log, as an auditor runs it: its report, which says ok."""
     config = node.config
     verified = await svyaz(tmp_path, "audit", "verify", "--store-url", config.store.url, "--database-prefix",
                            config.store.database_prefix, "--key-dir", str(config.data_path / "audit"), "--json")
     report = json.loads(verified.stdout)
-    assert report["ok"] and report["entries"] >= len(steps) + len(allowed)
+    assert report["ok"], report
+    return report
 
 
 # --- the refusals the issue lists -----------------------------------------------------------------

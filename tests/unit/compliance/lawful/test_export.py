@@ -5,6 +5,8 @@ directory (real GOST signatures)."""
 from __future__ import annotations
 
 import base64
+import os
+import time
 
 import pytest
 import trio
@@ -14,13 +16,22 @@ from svyaz.compliance.lawful.collect import EscrowRefused
 from svyaz.compliance.lawful.errors import ForbiddenTransition, StepContended, UnknownRequest
 from svyaz.compliance.lawful.export import CHUNK_BYTES, BadRecipientKey, LawfulExports, NotExported
 from svyaz.compliance.lawful.export_key import CURVE
-from svyaz.compliance.lawful.model import DELIVERED, EXPORTED, LawfulRequest
+from svyaz.compliance.lawful.model import CLOSED, DELIVERED, EXPIRED, EXPORTED, LawfulRequest
 from svyaz.compliance.lawful.shelf import FileShelf
 from svyaz.compliance.lawful.workflow import Actor, Draft, LawfulRequests
 from svyaz.gost.keys import PrivateKey
 from svyaz.messaging.model import Message
 from tests.unit.compliance.lawful.fakes import Clock, MemoryStore
-from tests.unit.compliance.lawful.samples import ALICE, AUTHORITY, BASIS, BORIS, DEADLINE, NOW, OTHER_AUTHORITY
+from tests.unit.compliance.lawful.samples import (
+    ALICE,
+    AUTHORITY,
+    BASIS,
+    BORIS,
+    DEADLINE,
+    NODE_RU,
+    NOW,
+    OTHER_AUTHORITY,
+)
 from tests.unit.rbac.fakes import RecordingSink
 
 SUBJECT = "@ivan:ru"
@@ -57,11 +68,16 @@ def node_key() -> PrivateKey:
 
 
 @pytest.fixture
-def world(tmp_path, node_key):
+def clock() -> Clock:
+    return Clock(NOW)
+
+
+@pytest.fixture
+def world(tmp_path, node_key, clock):
     audit = RecordingSink()
-    requests = LawfulRequests(MemoryStore(), audit, region="ru", account_exists=_exists, clock=Clock(NOW))
+    requests = LawfulRequests(MemoryStore(), audit, region="ru", account_exists=_exists, clock=clock)
     shelf = FileShelf(tmp_path / "exports", node_key, trio.CapacityLimiter(2))
-    exports = LawfulExports(requests, Holdings(), shelf, audit, region="ru", clock=Clock(NOW))
+    exports = LawfulExports(requests, Holdings(), shelf, audit, region="ru", clock=clock)
     return requests, exports, audit, tmp_path / "exports"
 
 
@@ -189,3 +205,85 @@ async def test_a_refused_export_step_leaves_no_bundle(world):
         await exports.export(ALICE, request.id, call_id="r1")
 
     assert not any(shelf_dir.iterdir())
+
+
+# --- the bundle leaves the shelf: at close, and in the node's sweep -------------------------------
+
+async def delivered(requests: LawfulRequests, exports: LawfulExports, **export) -> LawfulRequest:
+    request = await approved(requests)
+    await exports.export(ALICE, request.id, call_id="x1", **export)
+    return (await exports.listing(AUTHORITY, request.id, call_id="x2")).request
+
+
+async def test_closing_a_delivered_request_takes_its_bundle_off_the_shelf(world):
+    requests, exports, audit, shelf_dir = world
+    request = await delivered(requests, exports, recipient_pem=PrivateKey.generate(CURVE).public_key().to_pem())
+    on_shelf = sorted(path.name for path in shelf_dir.iterdir())
+
+    closed = await exports.close(AUTHORITY, request.id, call_id="z1")
+    with pytest.raises(NotExported, match="closed"):
+        await exports.listing(AUTHORITY, request.id, call_id="z2")
+    swept = await exports.sweep(call_id="z3")
+
+    assert on_shelf == [request.id, f"{request.id}.svx"] and closed.state == CLOSED
+    assert list(shelf_dir.iterdir()) == []
+    assert swept.removed == [] and swept.expired == []
+    entries = [(e.actor, e.action, e.detail.get("step")) for e in audit.events
+               if e.target == request.id and e.outcome == "success"]
+    assert entries[-2:] == [(AUTHORITY.id, "lawful.request.close", "close"),
+                            (AUTHORITY.id, "lawful.request.close", "bundle_removed")]   # once, not by the sweep
+
+
+async def test_a_refused_close_leaves_the_bundle_where_it_is(world):
+    requests, exports, _, shelf_dir = world
+    request = await approved(requests)
+    await exports.export(ALICE, request.id, call_id="y1")
+
+    with pytest.raises(ForbiddenTransition, match="exported"):   # not delivered yet
+        await exports.close(AUTHORITY, request.id, call_id="y2")
+
+    assert [path.name for path in shelf_dir.iterdir()] == [request.id]
+
+
+async def test_the_sweep_expires_overdue_requests_and_removes_their_bundles(world, clock):
+    requests, exports, audit, shelf_dir = world
+    exported = await approved(requests)
+    await exports.export(ALICE, exported.id, call_id="s1")
+    answered = await delivered(requests, exports)
+    waiting = await approved(requests)
+    clock.now = DEADLINE + 1
+
+    swept = await exports.sweep(call_id="s2")
+    again = await exports.sweep(call_id="s3")
+
+    # A delivered request has been answered: it waits for `close`, bundle and all.
+    assert swept.expired == [exported.id, waiting.id] and swept.removed == [exported.id]
+    assert (again.expired, again.removed) == ([], [])
+    assert [path.name for path in shelf_dir.iterdir()] == [answered.id]
+    assert (await requests.find(exported.id)).state == EXPIRED
+    assert (await requests.find(answered.id)).state == DELIVERED
+    [removal] = [e for e in audit.events if e.detail.get("step") == "bundle_removed"]
+    assert (removal.actor, removal.role, removal.action, removal.target, removal.request_id) == (
+        NODE_RU.id, "node", "lawful.request.sweep", exported.id, "s2")
+    assert removal.detail["state"] == EXPIRED
+
+
+async def test_the_sweep_finishes_what_a_crash_left_on_the_shelf(world):
+    requests, exports, audit, shelf_dir = world
+    request = await delivered(requests, exports)
+    await requests.close(AUTHORITY, request.id, call_id="c1")   # the node stopped before the removal
+    (shelf_dir / ".removing-0123456789abcdef").mkdir()          # ...or in the middle of one
+    (shelf_dir / ".removing-0123456789abcdef" / "content.jsonl").write_text("{}\n")
+    stale, fresh = shelf_dir / ".partial-00000000000000aa", shelf_dir / ".partial-00000000000000bb"
+    stale.mkdir(), fresh.mkdir()
+    os.utime(stale, (time.time() - 2 * 3600,) * 2)               # an export killed two hours ago
+    stranger = shelf_dir / "lr-ru-ffffffffffffffff"              # not a request of this store
+    stranger.mkdir()
+
+    swept = await exports.sweep(call_id="c2")
+
+    assert swept.removed == [request.id] and swept.unknown == [stranger.name]
+    # A young partial may be an export another process is writing right now.
+    assert sorted(path.name for path in shelf_dir.iterdir()) == [fresh.name, stranger.name]
+    [removal] = [e for e in audit.events if e.detail.get("step") == "bundle_removed"]
+    assert (removal.actor, removal.target, removal.detail["state"]) == (NODE_RU.id, request.id, CLOSED)
