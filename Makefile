@@ -33,12 +33,18 @@ test-unit: install
 	$(BIN)/python -m pytest tests/unit
 
 # The integration session fixture brings the stack up itself (idempotent) and leaves it running,
-# so a warm `make test` pays no start-up cost.
+# so a warm `make test` pays no start-up cost. Two workers share the stack (every test has its own
+# databases and topics, and most of an integration test is waiting on Kafka and the store); the
+# `disruptive` tests kill its services, so they run after, alone.
 # pytest's exit code 5 (no test collected) is turned into a failure.
+PYTEST := $(BIN)/python -m pytest -v
 test: install
 	$(SVYAZ) stack up --regions $(REGIONS)
-	@$(BIN)/python -m pytest -v --durations=30 tests; rc=$$?; \
-	  if [ $$rc -eq 5 ]; then echo "error: pytest collected no tests" >&2; exit 1; fi; exit $$rc
+	@$(PYTEST) -n 2 --dist loadfile -m "not disruptive" --durations=30 tests; rc=$$?; \
+	  if [ $$rc -eq 5 ]; then echo "error: pytest collected no tests" >&2; exit 1; fi; \
+	  $(PYTEST) -m disruptive --durations=5 tests; rc2=$$?; \
+	  if [ $$rc2 -eq 5 ]; then echo "error: pytest collected no disruptive test" >&2; exit 1; fi; \
+	  [ $$rc -eq 0 ] && exit $$rc2; exit $$rc
 
 clean: stack-down
 	rm -rf .svyaz
