@@ -45,7 +45,7 @@ STEPS = (
     "svyaz.messaging.projector:_apply_until_stored",
     "svyaz.messaging.notifier:Notifier.notify",
     "svyaz.node.authn:IdentityAuthenticator.revoked_sessions",
-    # Federation (`svyaz bench federation`): the forwarder (one event at a time), the outbox's
+    # Federation (`svyaz bench federation`): the forwarder (a lane per partition), the outbox's
     # numbering and produce, and the inbound pipeline per record with its ledger and applier.
     "svyaz.node.federation.forwarder:Forwarder.forward",
     "svyaz.node.federation.outbox:Outbox.send",

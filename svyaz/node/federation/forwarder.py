@@ -2,9 +2,12 @@
 their nodes through `outbox.<peer>`.
 
 It reads the node's own event topics as one more consumer group (`<topic_prefix>federation.forwarder`),
-so it forwards exactly what was stored and acknowledged here, in each chat's order (a chat is one
-partition), and a crash re-reads from the last committed offset: the outbox gives a re-sent event
-its first number again, and the receiver's ledger ignores the copy. An event goes only to the
+so it forwards exactly what was stored and acknowledged here, and a crash re-reads from the last
+committed offset: the outbox gives a re-sent event its first number again, and the receiver's
+ledger ignores the copy. Partitions are forwarded in parallel, one lane each (`lanes.serve_in_lanes`),
+each in its own order: a chat is one partition, and a chat's order is all the receiver keeps (the
+outbox numbers per chat, the ledger orders per chat). An event waiting for Kafka or the store holds
+its partition only; other chats go on until its lane's buffer is full. An event goes only to the
 regions that store its conversation (`svyaz.federation.residency`); a conversation of this region
 alone sends nothing anywhere. Events that arrived from a peer (`Event.origin`) are never sent on.
 
@@ -22,17 +25,19 @@ import trio
 
 from svyaz.errors import SvyazError
 from svyaz.federation.residency import private_route
-from svyaz.messaging.bus import EventStream
+from svyaz.messaging.bus import EventStream, Received
 from svyaz.messaging.errors import NotPublished, StoreUnavailable
 from svyaz.messaging.events import Event
 from svyaz.messaging.ids import is_private, private_participants
 from svyaz.messaging.ports import MessageStore
 from svyaz.node.federation import wire, wire_shared
+from svyaz.node.federation.lanes import serve_in_lanes
 from svyaz.node.federation.shared_routes import SharedChatRoutes
 
 logger = logging.getLogger("svyaz.node.federation.forwarder")
 _RETRY_FIRST_S = 0.2
 _RETRY_MAX_S = 5.0
+_LANE_BUFFER = 64  # events read ahead per partition
 
 
 class Outbox(Protocol):
@@ -53,11 +58,13 @@ class Forwarder:
         self._shared = shared
         self._transient = transient
 
-    async def serve(self, stream: EventStream, *, task_status=trio.TASK_STATUS_IGNORED) -> None:
+    async def serve(self, stream: EventStream[Received], *, task_status=trio.TASK_STATUS_IGNORED) -> None:
+        """Forward every event of `stream`, in parallel per partition, each marked done once sent."""
         task_status.started()
-        async for record in stream:
-            await self.forward(record.event)
-            stream.done(record)
+        await serve_in_lanes(stream, self._forward_record, buffer=_LANE_BUFFER)
+
+    async def _forward_record(self, record: Received) -> None:
+        await self.forward(record.event)
 
     async def forward(self, event: Event) -> None:
         """Send `event` to every peer storing its conversation, each acknowledged by Kafka."""

@@ -24,8 +24,8 @@ Failures, by kind:
   - anything else is a bug: logged with its traceback, dead-lettered with code `apply_failed`,
     counted, audited, and the consumer goes on.
 
-Each partition is served by its own task, so one (origin, stream), which the outbox keys to one
-partition, is handled by one task at a time, as the ledger requires.
+Each partition is served by its own task (`lanes.serve_in_lanes`), so one (origin, stream), which
+the outbox keys to one partition, is handled by one task at a time, as the ledger requires.
 """
 
 from __future__ import annotations
@@ -58,6 +58,7 @@ from svyaz.messaging.bus import (
     raw_record,
 )
 from svyaz.messaging.errors import NotPublished, StoreUnavailable
+from svyaz.node.federation.lanes import serve_in_lanes
 from svyaz.node.federation.ledger_store import LedgerUnavailable
 from svyaz.node.federation.topic_names import dead_letter_topic, inbound_topic
 from svyaz.node.metrics import NodeMetrics
@@ -251,7 +252,8 @@ class InboundConsumer:
             async with trio.open_nursery() as nursery:
                 nursery.start_soon(self._report_backlog, stream)
                 task_status.started()
-                await self._dispatch(stream, pipeline, nursery)
+                # One lane per partition: each keeps its records in order, partitions go on in parallel.
+                await serve_in_lanes(stream, partial(self._handle, pipeline), buffer=_LANE_BUFFER)
 
     async def _ensure_topic(self, topic: str) -> None:
         while True:
@@ -263,34 +265,21 @@ class InboundConsumer:
                 logger.warning("federation topic not created yet; retrying", extra={"topic": topic, "error": str(err)})
                 await trio.sleep(_TOPIC_RETRY_S)
 
-    async def _dispatch(self, stream: EventStream[RawRecord], pipeline: _Pipeline, nursery: trio.Nursery) -> None:
-        """One task per partition: each keeps its records in order, partitions go on in parallel."""
-        lanes: dict[tuple[str, int], trio.MemorySendChannel[RawRecord]] = {}
-        async for record in stream:
-            lane = lanes.get((record.topic, record.partition))
-            if lane is None:
-                lane, receive = trio.open_memory_channel[RawRecord](_LANE_BUFFER)
-                lanes[(record.topic, record.partition)] = lane
-                nursery.start_soon(self._serve_lane, stream, pipeline, receive)
-            await lane.send(record)
-
-    async def _serve_lane(self, stream: EventStream[RawRecord], pipeline: _Pipeline,
-                          receive: trio.MemoryReceiveChannel[RawRecord]) -> None:
-        async for record in receive:
-            delay = self._retry_initial_s
-            while True:
-                try:
-                    await pipeline.handle(record)
-                    break
-                except self._transient as err:
-                    logger.warning("federation record not handled yet; retrying",
-                                   extra={"source": _source(record), "error": str(err), "retry_in_s": delay})
-                except Exception:  # not even dead-lettered (a bug on that path): never skip, never lose
-                    logger.exception("federation record could not be dead-lettered; retrying",
-                                     extra={"source": _source(record), "retry_in_s": delay})
-                await trio.sleep(delay)
-                delay = min(delay * 2, self._retry_max_s)
-            stream.done(record)
+    async def _handle(self, pipeline: _Pipeline, record: RawRecord) -> None:
+        """One record until it is handled: a transient failure is retried, never skipped."""
+        delay = self._retry_initial_s
+        while True:
+            try:
+                await pipeline.handle(record)
+                return
+            except self._transient as err:
+                logger.warning("federation record not handled yet; retrying",
+                               extra={"source": _source(record), "error": str(err), "retry_in_s": delay})
+            except Exception:  # not even dead-lettered (a bug on that path): never skip, never lose
+                logger.exception("federation record could not be dead-lettered; retrying",
+                                 extra={"source": _source(record), "retry_in_s": delay})
+            await trio.sleep(delay)
+            delay = min(delay * 2, self._retry_max_s)
 
     async def _report_backlog(self, stream: EventStream[RawRecord]) -> None:
         while True:

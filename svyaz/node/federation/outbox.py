@@ -26,13 +26,22 @@ unique key refuses the second insert atomically. Numbers are therefore claimed b
                  (a point read); written after the claim, so a crash in between leaves only the
                  claim, which the unique index then finds (a scan, only in that case).
   outbox_heads   _id `<destination>/<stream>`: `last`, a hint where to start looking for the next
-                 free number. It may lag (the next allocation reads past it, point reads by `_id`)
-                 but never runs ahead, since only claimed numbers are written to it.
+                 free number, written at every HEAD_HINT_EVERY-th number only. It may lag (a
+                 process's first allocation on the stream reads past it, point reads by `_id`) but
+                 never runs ahead, since only claimed numbers are written to it.
 
 Destinations are two letters, so `<destination>/...` keys cannot be read two ways. Numbers start at
-1 and have no gaps: every number from 1 up to a claimed one is claimed, because an allocator takes
-the first free number above a claimed one. Claims are kept (about 150 bytes per event and peer);
+1 and have no gaps: every number from 1 up to a claimed one is claimed, because an allocator only
+tries the number after a claimed one (or 1). Claims are kept (about 150 bytes per event and peer);
 deleting old ones needs a head that can never move back first (not built).
+
+Round trips. Each process remembers the last number it claimed per stream (`_known`, itself a
+claimed number), so its next event on that stream is one insert of the claim at the number after
+it, then the lookup document: two writes, and every HEAD_HINT_EVERY-th number the hint. Only when
+that insert is refused does it read: the lookup document (the event is a re-send: its number), then
+the claims from that number on, one point read each, to the first free one (another allocator
+numbered meanwhile). A process's first event on a stream reads the lookup document (a re-send after
+a restart), then the hint, and tries the number after it the same way.
 """
 
 from __future__ import annotations
@@ -63,6 +72,9 @@ T = TypeVar("T")
 SEQS = "outbox_seqs"
 EVENTS = "outbox_events"
 HEADS = "outbox_heads"
+# The head hint is written at every HEAD_HINT_EVERY-th number of a stream: a process's first
+# allocation on a stream reads at most that many claims past it, and the others write nothing.
+HEAD_HINT_EVERY = 16
 _EVENT_ID = re.compile(r"[0-9a-f]{32}")
 _STREAM = re.compile(r"[!-~]{1,256}")
 
@@ -117,38 +129,61 @@ class MongoOutboxSeqs:
 
     def _allocate(self, destination: str, stream: str, event_id: str) -> int:
         self._ensure_indexes()
-        numbered = self._events.find_one({"_id": _event_key(destination, event_id)})
-        if numbered is not None:
-            return self._same_stream(numbered, destination, stream, event_id)
         key = _stream_key(destination, stream)
-        head = self._heads.find_one({"_id": key})
-        seq = max(head["last"] if head is not None else 0, self._known.get(key, 0)) + 1
-        while True:
-            holder = self._seqs.find_one({"_id": _seq_key(key, seq)}, {"event_id": 1})
-            if holder is not None:
-                if holder["event_id"] == event_id:  # claimed before a crash lost its lookup document
-                    break
-                seq += 1
-                continue
-            try:
-                self._seqs.insert_one({"_id": _seq_key(key, seq), "destination": destination, "stream": stream,
-                                       "seq": seq, "event_id": event_id})
-                break
-            except DuplicateKeyError:
-                if self._seqs.find_one({"_id": _seq_key(key, seq)}, {"_id": 1}) is not None:
-                    continue  # another allocator took it a moment ago: read on from it
-                # Refused by the (destination, event_id) index: the event holds a number already.
-                claim = self._seqs.find_one({"destination": destination, "event_id": event_id})
-                if claim is None:
-                    raise
-                seq = self._same_stream(claim, destination, stream, event_id)
-                break
+        last = self._known.get(key)
+        if last is not None and self._insert_claim(key, destination, stream, event_id, last + 1):
+            seq = last + 1  # the common case: the number after this process's last one was free
+        else:
+            numbered = self._events.find_one({"_id": _event_key(destination, event_id)})
+            if numbered is not None:  # a re-send
+                return self._same_stream(numbered, destination, stream, event_id)
+            if last is None:  # this process's first number on the stream
+                seq = self._claim_after_hint(key, destination, stream, event_id)
+            else:  # taken by another allocator, or refused as a second number of this event
+                seq = self._claim_first_free(key, destination, stream, event_id, last + 1)
         try:
             self._events.insert_one({"_id": _event_key(destination, event_id), "stream": stream, "seq": seq})
         except DuplicateKeyError:
             pass  # a concurrent send of the same event wrote it: the claim is unique, so it agrees
         self._record_head(key, seq)
         return seq
+
+    def _insert_claim(self, key: str, destination: str, stream: str, event_id: str, seq: int) -> bool:
+        """Claim `seq` for the event: False if it is taken, or if the event holds a number already."""
+        try:
+            self._seqs.insert_one({"_id": _seq_key(key, seq), "destination": destination, "stream": stream,
+                                   "seq": seq, "event_id": event_id})
+        except DuplicateKeyError:
+            return False
+        return True
+
+    def _claim_after_hint(self, key: str, destination: str, stream: str, event_id: str) -> int:
+        head = self._heads.find_one({"_id": key})
+        seq = (head["last"] if head is not None else 0) + 1
+        if self._insert_claim(key, destination, stream, event_id, seq):
+            return seq  # a new stream, or a hint that was up to date
+        return self._claim_first_free(key, destination, stream, event_id, seq)
+
+    def _claim_first_free(self, key: str, destination: str, stream: str, event_id: str, seq: int) -> int:
+        """The event's number from `seq` on (`seq - 1` being claimed): the one it holds, or the
+        first free one, claimed. Reads each number before trying it: here this process is behind."""
+        while True:
+            holder = self._seqs.find_one({"_id": _seq_key(key, seq)}, {"event_id": 1})
+            if holder is not None:
+                if holder["event_id"] == event_id:  # claimed before a crash lost its lookup document
+                    return seq
+                seq += 1
+                continue
+            if self._insert_claim(key, destination, stream, event_id, seq):
+                return seq
+            if self._seqs.find_one({"_id": _seq_key(key, seq)}, {"_id": 1}) is not None:
+                continue  # another allocator took it a moment ago: read on from it
+            # Refused by the (destination, event_id) index: the event holds a number already.
+            claim = self._seqs.find_one({"destination": destination, "event_id": event_id})
+            if claim is None:
+                raise OutboxUnavailable(f"the federation store refused to number event {event_id} on "
+                                        f"{destination}/{stream[:80]} and holds no number for it")
+            return self._same_stream(claim, destination, stream, event_id)
 
     def _same_stream(self, doc: Mapping[str, Any], destination: str, stream: str, event_id: str) -> int:
         if doc["stream"] != stream:
@@ -159,12 +194,14 @@ class MongoOutboxSeqs:
     def _record_head(self, key: str, seq: int) -> None:
         if seq > self._known.get(key, 0):
             self._known[key] = seq
+        if seq % HEAD_HINT_EVERY:
+            return
         try:
             # A hint only: a lost or late write (FerretDB's $max is a read then a write) leaves it
             # behind, never ahead, and the next allocation reads past it.
             self._heads.update_one({"_id": key}, {"$max": {"last": seq}}, upsert=True)
         except DuplicateKeyError:
-            pass  # two first allocations of a stream upserted at once; the other one's is there
+            pass  # two first hints of a stream upserted at once; the other one's is there
 
     def _ensure_indexes(self) -> None:
         # Before the first claim: without it an event could be numbered twice.

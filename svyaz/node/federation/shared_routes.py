@@ -9,8 +9,10 @@
 - A channel's subscription goes to the subscriber's region only: subscribers do not see each other.
 
 The regions are counted per chat from the member changes, which the forwarder sees in the chat's
-order: for a chat created while this forwarder runs, from its first event (the owner joining), so
-the count is exact and a message goes where members were when it was sent. For a chat first seen
+order (they are all events of the group or channel itself, one partition, which the forwarder
+handles one event at a time; its comment threads, routed meanwhile in other partitions, only read
+the count): for a chat created while this forwarder runs, from its first event (the owner joining),
+so the count is exact and a message goes where members were when it was sent. For a chat first seen
 later (after a restart, or a partition taken over from another process), the count starts from the
 member list in the store, which may already hold members whose changes are still on their way; it
 is counted again when a region's count falls low and after RECOUNT_EVERY member changes, and its
@@ -62,14 +64,23 @@ class SharedChatRoutes:
         return audience
 
     async def route(self, event: Event, audience: str) -> SharedRoute:
-        """Worked out once per event: asked again (a retried send), it answers the same. The
-        tally changes only once the route is worked out, so a failure half-way changes nothing."""
+        """A member change is worked out once: asked again (a retried send), it answers the same,
+        and the tally changes only once the route is worked out, so a failure half-way changes
+        nothing. Any other event only reads the tally (worked out again, it answers the same while
+        no member change comes between), so routing it beside its audience's member changes is safe:
+        the forwarder does, since a channel's comment threads are chats of their own, in other
+        partitions than the channel."""
         tally = self._tallies.get(audience)
         if tally is not None and tally.last is not None and tally.last[0] == event.id:
             return tally.last[1]
-        tally, route = await self._work_out(event, audience, tally)
-        tally.last = (event.id, route)
-        _remember(self._tallies, audience, tally)
+        worked_out, route = await self._work_out(event, audience, tally)
+        if event.kind in MEMBER_KINDS:
+            worked_out.last = (event.id, route)
+            _remember(self._tallies, audience, worked_out)
+        elif audience in self._tallies:
+            self._tallies.move_to_end(audience)
+        else:  # counted from the store just now: kept for the next event, unless one was kept meanwhile
+            _remember(self._tallies, audience, worked_out)
         return route
 
     async def _work_out(self, event: Event, audience: str, known: _Tally | None) -> tuple[_Tally, SharedRoute]:

@@ -13,7 +13,7 @@ from pathlib import Path
 import pytest
 import trio
 from confluent_kafka import Consumer, TopicPartition
-from pymongo import MongoClient
+from pymongo import MongoClient, monitoring
 
 from svyaz.federation import envelope
 from svyaz.federation.envelope import MAX_ENVELOPE_BYTES, Signer
@@ -24,6 +24,7 @@ from svyaz.messaging.bus import EVENT_PARTITIONS, open_event_publisher
 from svyaz.messaging.errors import NotPublished
 from svyaz.node.federation.outbox import (
     EVENTS,
+    HEAD_HINT_EVERY,
     HEADS,
     SEQS,
     MongoOutboxSeqs,
@@ -168,6 +169,94 @@ async def test_concurrent_allocators_never_hand_out_one_number_twice(stack, data
 
     assert sorted(got.values()) == list(range(1, 61))
     assert database[SEQS].count_documents({}) == 60
+
+
+class Commands(monitoring.CommandListener):
+    """The store commands a client sends, by name and collection (the index's creation aside)."""
+
+    def __init__(self) -> None:
+        self.sent: list[tuple[str, str]] = []
+
+    def started(self, event):
+        if event.command_name != "createIndexes":
+            self.sent.append((event.command_name, event.command[event.command_name]))
+
+    def succeeded(self, event):
+        pass
+
+    def failed(self, event):
+        pass
+
+
+async def test_a_process_numbers_a_stream_it_knows_in_two_inserts_and_writes_the_hint_rarely(stack, database):
+    commands = Commands()
+    client = MongoClient(stack.mongo("ru"), event_listeners=[commands])
+    seqs = MongoOutboxSeqs(client[database.name], trio.CapacityLimiter(1))
+    try:
+        first = new_id()
+        assert await seqs.allocate("kz", STREAM, first) == 1
+        # A new stream: the event's lookup (not a re-send), the hint (none yet), the claim, the lookup document.
+        assert commands.sent == [("find", EVENTS), ("find", HEADS), ("insert", SEQS), ("insert", EVENTS)]
+
+        commands.sent.clear()
+        assert await seqs.allocate("kz", STREAM, new_id()) == 2
+        assert commands.sent == [("insert", SEQS), ("insert", EVENTS)]
+
+        commands.sent.clear()
+        assert await seqs.allocate("kz", STREAM, first) == 1  # a re-send: its claim refused, its lookup read
+        assert commands.sent == [("insert", SEQS), ("find", EVENTS)]
+
+        for _ in range(3, HEAD_HINT_EVERY):
+            await seqs.allocate("kz", STREAM, new_id())
+        commands.sent.clear()
+        assert await seqs.allocate("kz", STREAM, new_id()) == HEAD_HINT_EVERY
+        assert commands.sent == [("insert", SEQS), ("insert", EVENTS), ("update", HEADS)]
+    finally:
+        client.close()
+    assert database[HEADS].find_one({})["last"] == HEAD_HINT_EVERY
+
+
+async def test_numbers_another_process_took_meanwhile_are_read_past_without_a_gap(stack, database):
+    clients = [MongoClient(stack.mongo("ru")) for _ in range(2)]
+    one, other = (MongoOutboxSeqs(client[database.name], trio.CapacityLimiter(2)) for client in clients)
+    try:
+        early = new_id()
+        assert [await one.allocate("kz", STREAM, event_id) for event_id in (early, new_id())] == [1, 2]
+        # The other process starts behind the hint (none yet): it reads past 1 and 2.
+        assert [await other.allocate("kz", STREAM, new_id()) for _ in range(3)] == [3, 4, 5]
+        # The first one's next number (3) is taken now: refused, it reads on to the first free one.
+        assert await one.allocate("kz", STREAM, new_id()) == 6
+        assert await other.allocate("kz", STREAM, new_id()) == 7
+        assert await other.allocate("kz", STREAM, early) == 1  # a re-send through the other process
+        assert await one.allocate("kz", STREAM, early) == 1
+    finally:
+        for client in clients:
+            client.close()
+    assert sorted(claim["seq"] for claim in database[SEQS].find({})) == list(range(1, 8))
+
+
+async def test_a_re_send_whose_lookup_document_was_lost_keeps_its_number_in_the_process_that_numbered_it(
+        seqs, database):
+    events = [new_id() for _ in range(3)]
+    assert [await seqs.allocate("kz", STREAM, event_id) for event_id in events] == [1, 2, 3]
+    # As if the lookup documents were never written: the claim at 4 is refused by the event's own
+    # number, which only the claims know now.
+    database[EVENTS].delete_many({})
+
+    assert await seqs.allocate("kz", STREAM, events[1]) == 2
+    with pytest.raises(OutboxConflict):
+        await seqs.allocate("kz", OTHER_STREAM, events[0])
+    assert await seqs.allocate("kz", STREAM, new_id()) == 4
+    assert database[SEQS].count_documents({}) == 4
+
+
+async def test_a_process_restarted_behind_the_hint_reads_on_from_it(seqs, database):
+    for _ in range(HEAD_HINT_EVERY + 3):
+        await seqs.allocate("kz", STREAM, new_id())
+    assert database[HEADS].find_one({})["last"] == HEAD_HINT_EVERY
+    fresh = MongoOutboxSeqs(database, trio.CapacityLimiter(2))
+    assert await fresh.allocate("kz", STREAM, new_id()) == HEAD_HINT_EVERY + 4
+    assert await fresh.allocate("kz", STREAM, new_id()) == HEAD_HINT_EVERY + 5
 
 
 async def test_bad_arguments_are_refused_before_anything_is_stored(seqs, database):

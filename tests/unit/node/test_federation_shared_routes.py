@@ -103,3 +103,21 @@ def test_only_chats_homed_here_are_routed_here():
     assert router.audience_of("g/kz/0123456789abcdef") is None
     assert router.audience_of("dm/@alice:ru/@bob:kz") is None
     assert router.audience_of("not a chat") is None
+
+
+async def test_a_retried_subscription_is_counted_once_though_a_comment_was_routed_in_between():
+    # The forwarder routes a channel's comment threads (chats of their own, other partitions) in
+    # parallel with the channel's own events: a comment must not make a retried subscription count twice.
+    store = Members()
+    router = routes(store)
+    await router.route(joined(CHANNEL, "@editor:ru", "owner", actor="@editor:ru"), CHANNEL)
+    store.roles[CHANNEL] = {"@editor:ru": "owner", "@aigerim:kz": "subscriber"}
+    subscription = joined(CHANNEL, "@aigerim:kz", "subscriber", actor="@aigerim:kz")
+    first = await router.route(subscription, CHANNEL)
+    comment = Event(kind=events.MESSAGE_CREATED, chat=f"{CHANNEL}/p/1", actor="@editor:ru", recipients=(), seq=1)
+    assert (await router.route(comment, CHANNEL)).regions == {"kz"}
+
+    assert await router.route(subscription, CHANNEL) == first  # the send to kz failed once: asked again
+    del store.roles[CHANNEL]["@aigerim:kz"]
+    assert (await router.route(left(CHANNEL, "@aigerim:kz"), CHANNEL)).regions == {"kz"}
+    assert (await router.route(said(CHANNEL), CHANNEL)).regions == frozenset()
