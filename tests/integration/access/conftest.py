@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import urllib.error
 import urllib.request
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 from dataclasses import dataclass
 
 import pytest
@@ -51,9 +53,9 @@ def node_config(stack, test_id: str, data_dir, *, region: str = "ru", **extra: s
     return load_config(region, environ=environ)
 
 
-@pytest.fixture
-async def node(nursery, stack, test_id, tmp_path) -> RunningNode:
-    config = node_config(stack, test_id, tmp_path / "node")
+@asynccontextmanager
+async def serving_node(nursery: trio.Nursery, config: NodeConfig, test_id: str) -> AsyncIterator[RunningNode]:
+    """A node on `config`, serving; afterwards the test's databases are dropped."""
     with trio.fail_after(20):
         ports = await nursery.start(run, config)
     running = RunningNode(config, ports)
@@ -63,6 +65,12 @@ async def node(nursery, stack, test_id, tmp_path) -> RunningNode:
         for name in client.list_database_names():
             if name.startswith(test_id):
                 client.drop_database(name)
+
+
+@pytest.fixture
+async def node(nursery, stack, test_id, tmp_path) -> RunningNode:
+    async with serving_node(nursery, node_config(stack, test_id, tmp_path / "node"), test_id) as running:
+        yield running
 
 
 async def until_serving(node: RunningNode) -> None:

@@ -12,11 +12,9 @@ import time
 
 import pytest
 import trio
-from pymongo import MongoClient
 
-from svyaz.node.service import run
 from svyaz.rbac.roles import AUTHORITY, SECURITY_OFFICER
-from tests.integration.access.conftest import RunningNode, node_config, until_serving
+from tests.integration.access.conftest import RunningNode, node_config, serving_node
 from tests.integration.access.test_attack_script import audit_entries, call_as, register_and_login
 from tests.integration.compliance.lawful.test_export_node import approved_request, shelf
 from tests.integration.compliance.lawful.test_workflow_node import BASIS, staff
@@ -29,14 +27,8 @@ DAY = 86_400
 @pytest.fixture
 async def sweeping_node(nursery, stack, test_id, tmp_path) -> RunningNode:
     config = node_config(stack, test_id, tmp_path / "node", lawful__expiry_sweep_interval_s="0.5")
-    with trio.fail_after(20):
-        running = RunningNode(config, await nursery.start(run, config))
-    await until_serving(running)
-    yield running
-    with MongoClient(config.store.url) as client:
-        for name in client.list_database_names():
-            if name.startswith(test_id):
-                client.drop_database(name)
+    async with serving_node(nursery, config, test_id) as running:
+        yield running
 
 
 async def until(condition, *, within_s: float = 30) -> None:
